@@ -1,0 +1,7 @@
+"""`python -m service` runs the `mcp-pdp` command."""
+
+import sys
+
+from service.cli import main
+
+sys.exit(main())

@@ -1,0 +1,69 @@
+"""Request and response bodies of the decision API (DESIGN §4)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from service.engine.methods import TOOL_CALL
+
+NAME_PATTERN = r"^[A-Za-z0-9_.:@\-]+$"
+
+
+class RequestFacts(BaseModel):
+    """Facts about the MCP request that reach `context.request`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source_ip: str | None = Field(default=None, max_length=64)
+    session_id: str | None = Field(default=None, max_length=256)
+
+
+class DecisionRequest(BaseModel):
+    """One MCP request to decide: who (token or claims) and what."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "claims": {"sub": "alice", "groups": ["analyst"]},
+                    "method": "tools/call",
+                    "tool": "docs___search",
+                    "arguments": {"query": "quarterly revenue"},
+                }
+            ]
+        },
+    )
+
+    token: str | None = Field(default=None, min_length=1, max_length=16384)
+    claims: dict[str, Any] | None = None
+    method: str = Field(min_length=1, max_length=128)
+    tool: str | None = Field(default=None, min_length=1, max_length=128)
+    arguments: dict[str, Any] | None = None
+    uri: str | None = Field(default=None, max_length=4096)
+    prompt: str | None = Field(default=None, max_length=256)
+    gateway: str = Field(default="default", min_length=1, max_length=128, pattern=NAME_PATTERN)
+    context: RequestFacts | None = None
+
+    @model_validator(mode="after")
+    def _one_identity_and_a_tool(self) -> DecisionRequest:
+        if (self.token is None) == (self.claims is None):
+            raise ValueError("give exactly one of `token` or `claims`")
+        if self.method == TOOL_CALL and self.tool is None:
+            raise ValueError("`tool` is required for tools/call")
+        return self
+
+
+class DecisionResponse(BaseModel):
+    """The decision and its provenance."""
+
+    decision: Literal["allow", "deny"]
+    decision_id: str
+    reasons: list[str]
+    errors: list[str]
+    code: str | None
+    required_scopes: list[str]
+    policy_version: str
+    cached: bool

@@ -1,0 +1,244 @@
+"""`mcp-pdp`: serve, migrate, seed and check from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.engine.errors import PolicyLoadError
+from service.engine.policies import load_snapshot
+from service.engine.tools import ToolDefinitionError, tools_from_list_result
+from service.settings import CONFIG_ENV, Settings, load_settings
+from service.store.db import create_engine, session_factory
+from service.store.errors import StoreError
+from service.store.tools import load_tools
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+    """Run `work` in one transaction: commit on success, roll back on error."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def migrate(settings: Settings) -> None:
+    """Bring the database schema to the newest migration."""
+    from alembic import command
+    from alembic.config import Config
+
+    root = Path(__file__).resolve().parent.parent
+    config = Config(str(root / "alembic.ini"))
+    config.attributes["database_url"] = settings.database_url
+    command.upgrade(config, "head")
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    if not _is_loopback(host) and settings.require_caller_key is not False:
+        print(
+            f"refusing to serve on {host}: caller API keys are not available in this version, "
+            "so the decision API would be open to anyone who can reach it. Bind to 127.0.0.1, "
+            "or set MCP_PDP_REQUIRE_CALLER_KEY=false to accept that.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    # Check policies first so an invalid set stops here with file:line, not a traceback.
+    tools = asyncio.run(_in_session(settings, lambda s: load_tools(session=s)))
+    load_snapshot(settings.policy_dir, tools)
+    uvicorn.run(
+        "service.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=args.workers,
+        log_level="warning",
+        proxy_headers=False,
+    )
+    return EXIT_OK
+
+
+def _tools_sync(args: argparse.Namespace, settings: Settings) -> int:
+    from service.seed import read_json, sync_tools
+
+    document = read_json(Path(args.file))
+    count = asyncio.run(_in_session(settings, lambda s: sync_tools(session=s, document=document)))
+    print(f"registered {count} tools")
+    return EXIT_OK
+
+
+def _seed(args: argparse.Namespace, settings: Settings) -> int:
+    from service.seed import apply_seed, read_json
+
+    document = read_json(Path(args.file))
+    asyncio.run(_in_session(settings, lambda s: apply_seed(session=s, document=document)))
+    print(f"applied {args.file}")
+    return EXIT_OK
+
+
+def _roles_put(args: argparse.Namespace, settings: Settings) -> int:
+    from service.store.roles import put_role
+
+    asyncio.run(
+        _in_session(
+            settings,
+            lambda s: put_role(
+                session=s, name=args.name, description=args.description, parents=args.parent
+            ),
+        )
+    )
+    print(f"role {args.name} saved")
+    return EXIT_OK
+
+
+def _roles_assign(args: argparse.Namespace, settings: Settings) -> int:
+    from service.store.principals import assign_role
+
+    expires = datetime.fromisoformat(args.expires_at) if args.expires_at else None
+    asyncio.run(
+        _in_session(
+            settings,
+            lambda s: assign_role(
+                session=s,
+                principal_id=args.principal,
+                role=args.role,
+                expires_at=expires,
+                reason=args.reason,
+            ),
+        )
+    )
+    print(f"{args.principal} now holds {args.role}")
+    return EXIT_OK
+
+
+def _attributes_set(args: argparse.Namespace, settings: Settings) -> int:
+    from service.store.principals import set_attributes
+
+    changes: dict[str, Any] = {}
+    for pair in args.pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep:
+            raise ValueError(f"{pair!r}: expected NAME=JSON (e.g. clearance=3, region='\"eu\"')")
+        changes[name] = json.loads(raw)
+    asyncio.run(
+        _in_session(
+            settings,
+            lambda s: set_attributes(session=s, principal_id=args.principal, changes=changes),
+        )
+    )
+    print(f"attributes of {args.principal} updated")
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace, settings: Settings) -> int:
+    from service.seed import read_json
+
+    if args.tools:
+        tools = tools_from_list_result(read_json(Path(args.tools)))
+    else:
+        tools = asyncio.run(_in_session(settings, lambda s: load_tools(session=s)))
+    snapshot = load_snapshot(Path(args.dir) if args.dir else settings.policy_dir, tools)
+    print(f"ok: {len(snapshot.policies)} policies, {len(tools)} tools, {snapshot.version}")
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mcp-pdp", description=__doc__)
+    parser.add_argument("--config", help="TOML settings file (or MCP_PDP_CONFIG)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the decision service")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(run=_serve)
+
+    commands.add_parser("migrate", help="create or upgrade the database schema").set_defaults(
+        run=lambda _a, s: migrate(s) or EXIT_OK
+    )
+
+    tools = commands.add_parser("tools", help="the tool registry").add_subparsers(
+        dest="tools_command", required=True
+    )
+    sync = tools.add_parser("sync", help="replace the registry with a tools/list JSON file")
+    sync.add_argument("file")
+    sync.set_defaults(run=_tools_sync)
+
+    seed = commands.add_parser("seed", help="apply a JSON document of roles, assignments, attributes")
+    seed.add_argument("file")
+    seed.set_defaults(run=_seed)
+
+    roles = commands.add_parser("roles", help="roles and assignments").add_subparsers(
+        dest="roles_command", required=True
+    )
+    put = roles.add_parser("put", help="create or update a role")
+    put.add_argument("name")
+    put.add_argument("--parent", action="append", default=[], help="inherited role (repeat)")
+    put.add_argument("--description", default="")
+    put.set_defaults(run=_roles_put)
+    assign = roles.add_parser("assign", help="give a principal a role")
+    assign.add_argument("principal")
+    assign.add_argument("role")
+    assign.add_argument("--expires-at", help="ISO 8601 time, e.g. 2027-01-01T00:00:00+00:00")
+    assign.add_argument("--reason", default="cli")
+    assign.set_defaults(run=_roles_assign)
+
+    attributes = commands.add_parser("attributes", help="principal attributes").add_subparsers(
+        dest="attributes_command", required=True
+    )
+    set_ = attributes.add_parser("set", help="set attributes: NAME=JSON (null removes)")
+    set_.add_argument("principal")
+    set_.add_argument("pairs", nargs="+")
+    set_.set_defaults(run=_attributes_set)
+
+    check = commands.add_parser("check", help="validate policies against the generated schema")
+    check.add_argument("dir", nargs="?")
+    check.add_argument("--tools", help="a tools/list JSON file instead of the database registry")
+    check.set_defaults(run=_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `mcp-pdp` command."""
+    args = _parser().parse_args(argv)
+    config = args.config or os.environ.get(CONFIG_ENV)
+    try:
+        settings = load_settings(config)
+        code: int = args.run(args, settings)
+    except PolicyLoadError as exc:
+        print(f"invalid policies: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except (ToolDefinitionError, StoreError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Domain errors of the decision path; each carries the deny code it maps to."""
+
+from __future__ import annotations
+
+
+class DecisionError(Exception):
+    """An error that ends a decision in deny with `code`."""
+
+    code = "evaluation_error"
+
+
+class UnknownTool(DecisionError):
+    """The tool is not in the registry."""
+
+    code = "unknown_tool"
+
+
+class UnknownMethod(DecisionError):
+    """The MCP method has no action."""
+
+    code = "unknown_method"
+
+
+class InvalidArguments(DecisionError):
+    """The tool call's arguments do not fit the tool's inputSchema."""
+
+    code = "invalid_arguments"
+
+
+class EvaluationError(DecisionError):
+    """Cedar could not evaluate the request."""
+
+    code = "evaluation_error"
+
+
+class StoreUnavailable(DecisionError):
+    """The role/attribute store could not be read."""
+
+    code = "store_unavailable"
+
+
+class PolicyLoadError(Exception):
+    """A policy set, stub or tool registry that cannot be activated."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None):
+        self.message = message
+        self.file = file
+        self.line = line
+        where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+        super().__init__(f"{where}{message}")

@@ -1,0 +1,69 @@
+"""The engine's inputs and output: plain values, no framework types."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What `context.token` says about the call."""
+
+    scopes: frozenset[str] = frozenset()
+    client_id: str = ""
+    issuer: str = ""
+    audience: str = ""
+    expires_at: int = 0
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The user behind a request, as identity resolved it from claims."""
+
+    id: str
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    roles: frozenset[str] = frozenset()  # mapped from a groups claim
+    token: TokenInfo = field(default_factory=TokenInfo)
+
+
+@dataclass(frozen=True)
+class StoredPrincipal:
+    """What the database holds for a principal: unexpired roles, attributes, role graph."""
+
+    roles: frozenset[str] = frozenset()
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    role_parents: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Action:
+    """One MCP request, reduced to what Cedar needs."""
+
+    method: str
+    tool: str | None = None
+    arguments: Mapping[str, Any] | None = None
+    uri: str | None = None
+    prompt: str | None = None
+    gateway: str = "default"
+    source_ip: str | None = None
+    session_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer, with its provenance."""
+
+    allowed: bool
+    policy_version: str
+    reasons: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    code: str | None = None
+    required_scopes: tuple[str, ...] = ()
+
+    @classmethod
+    def deny(cls, code: str, message: str, policy_version: str) -> Decision:
+        """A deny that is not a policy's verdict."""
+        return cls(False, policy_version, errors=(message,), code=code)

@@ -1,0 +1,168 @@
+"""Loading `.cedar` files into one validated, pre-parsed policy snapshot.
+
+Every policy gets a stable id that is also what decisions report as a reason:
+`<file>#<@id>`, or `<file>:<line>` for a policy without `@id`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cedarpy
+
+from service.engine.cedar_text import statements
+from service.engine.errors import PolicyLoadError
+from service.engine.schema import full_schema_text, user_attribute_types
+from service.engine.tools import Tool
+
+STUB_FILE = "schema.cedarschema"
+_POLICY_IN_ERROR = re.compile(r"^\[(policy\d+)\] (.*)$", re.S)
+
+
+@dataclass(frozen=True)
+class PolicyFile:
+    """One policy source file."""
+
+    name: str
+    text: str
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    """What we know of one policy beyond Cedar: where it is and its annotations."""
+
+    id: str
+    file: str
+    line: int
+    effect: str
+    annotations: Mapping[str, str]
+
+    @property
+    def required_scopes(self) -> tuple[str, ...]:
+        """Scopes named by `@required_scope("a b")`."""
+        value = self.annotations.get("required_scope", "")
+        return tuple(s for s in re.split(r"[\s,]+", value) if s)
+
+
+@dataclass(frozen=True)
+class PolicySnapshot:
+    """An activated policy set: immutable, swapped whole on reload."""
+
+    version: str
+    policy_set: cedarpy.PolicySet
+    schema: cedarpy.Schema
+    schema_text: str
+    policies: Mapping[str, PolicyInfo]
+    tools: Mapping[str, Tool]
+    user_attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+def read_policy_dir(policy_dir: Path) -> tuple[str, list[PolicyFile]]:
+    """Read the schema stub and every `*.cedar` file (sorted) from a folder."""
+    stub_path = policy_dir / STUB_FILE
+    if not stub_path.is_file():
+        raise PolicyLoadError("schema stub not found", file=str(stub_path))
+    files = [
+        PolicyFile(path.name, path.read_text(encoding="utf-8"))
+        for path in sorted(policy_dir.glob("*.cedar"))
+    ]
+    return stub_path.read_text(encoding="utf-8"), files
+
+
+def _parse_file(source: PolicyFile) -> list[tuple[dict[str, Any], int]]:
+    """Parse one file to (EST policy, start line) pairs, with file:line on error."""
+    parts = statements(source.text)
+    try:
+        est = json.loads(cedarpy.policies_to_json_str(source.text))
+    except ValueError as exc:
+        for part in parts:  # find the statement Cedar stumbles on
+            try:
+                cedarpy.policies_to_json_str(part.text)
+            except ValueError as part_exc:
+                raise PolicyLoadError(str(part_exc), file=source.name, line=part.line) from exc
+        raise PolicyLoadError(str(exc), file=source.name) from exc
+    if est.get("templates"):
+        raise PolicyLoadError("policy templates are not supported", file=source.name)
+    policies = list(est["staticPolicies"].values())
+    lines = [p.line for p in parts] if len(parts) == len(policies) else [1] * len(policies)
+    return list(zip(policies, lines, strict=True))
+
+
+def compile_policies(
+    stub: str, files: Iterable[PolicyFile], tools: Iterable[Tool]
+) -> PolicySnapshot:
+    """Parse, name, validate strictly and pre-parse a policy set; PolicyLoadError if invalid."""
+    files, tools = list(files), list(tools)
+    schema_text = full_schema_text(stub, tools)
+    try:
+        schema = cedarpy.Schema.from_str(schema_text)
+    except ValueError as exc:
+        raise PolicyLoadError(f"schema: {exc}", file=STUB_FILE) from exc
+
+    infos: dict[str, PolicyInfo] = {}
+    est_policies: dict[str, Any] = {}
+    for source in files:
+        for policy, line in _parse_file(source):
+            annotations = {k: v or "" for k, v in (policy.get("annotations") or {}).items()}
+            policy_id = f"{source.name}#{annotations['id']}" if "id" in annotations else (
+                f"{source.name}:{line}"
+            )
+            if policy_id in infos:
+                raise PolicyLoadError(f"duplicate policy id {policy_id}", file=source.name, line=line)
+            infos[policy_id] = PolicyInfo(policy_id, source.name, line, policy["effect"], annotations)
+            est_policies[policy_id] = policy
+
+    _validate(files, schema, list(infos.values()))
+    document = {"staticPolicies": est_policies, "templates": {}, "templateLinks": []}
+    return PolicySnapshot(
+        version=policy_version(stub, files, tools),
+        policy_set=cedarpy.PolicySet.from_json_str(json.dumps(document)),
+        schema=schema,
+        schema_text=schema_text,
+        policies=infos,
+        tools={t.name: t for t in tools},
+        user_attributes=user_attribute_types(str(schema)),
+    )
+
+
+def _validate(files: list[PolicyFile], schema: cedarpy.Schema, infos: list[PolicyInfo]) -> None:
+    # Cedar numbers the policies of the concatenated text policy0..N in file order,
+    # the same order `infos` was built in.
+    result = cedarpy.validate_policies("\n".join(f.text for f in files), schema)
+    if result.validation_passed:
+        return
+    first = str(result.errors[0])
+    match = _POLICY_IN_ERROR.match(first)
+    if match:
+        index = int(match.group(1).removeprefix("policy"))
+        if index < len(infos):
+            info = infos[index]
+            message = match.group(2).replace(f"`{match.group(1)}`", f"`{info.id}`")
+            raise PolicyLoadError(message, file=info.file, line=info.line)
+    raise PolicyLoadError(first)
+
+
+def policy_version(stub: str, files: Iterable[PolicyFile], tools: Iterable[Tool]) -> str:
+    """Content hash of the stub, every policy file and the tool registry."""
+    digest = hashlib.sha256()
+    digest.update(stub.encode())
+    for source in sorted(files, key=lambda f: f.name):
+        digest.update(b"\0file\0" + source.name.encode() + b"\0" + source.text.encode())
+    registry = [
+        [t.name, t.description, t.input_schema, t.annotations, list(t.tags)]
+        for t in sorted(tools, key=lambda t: t.name)
+    ]
+    digest.update(b"\0tools\0" + json.dumps(registry, sort_keys=True).encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def load_snapshot(policy_dir: Path, tools: Iterable[Tool]) -> PolicySnapshot:
+    """Read and compile the policy folder against the given tool registry."""
+    stub, files = read_policy_dir(policy_dir)
+    return compile_policies(stub, files, tools)

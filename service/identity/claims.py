@@ -1,0 +1,84 @@
+"""Claims → Principal: id, attributes, tags, mapped roles and `context.token`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from service.engine.errors import DecisionError
+from service.engine.model import Principal, TokenInfo
+from service.settings import IssuerSettings
+from service.store.roles import ROLE_NAME
+
+MAX_PRINCIPAL_ID = 256
+MAX_TAG_VALUE = 4096
+
+
+class InvalidToken(DecisionError):
+    """The token or claims cannot identify a principal."""
+
+    code = "invalid_token"
+
+
+class TokenExpired(InvalidToken):
+    """The token's `exp` has passed."""
+
+    code = "token_expired"
+
+
+def _strings(value: Any) -> list[str]:
+    """A claim holding one space-separated string or an array of strings."""
+    if isinstance(value, str):
+        return value.split()
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def principal_from_claims(claims: Mapping[str, Any], issuer: IssuerSettings) -> Principal:
+    """Build the principal the claims describe; InvalidToken when they name none."""
+    subject = claims.get(issuer.subject_claim)
+    if not isinstance(subject, str) or not subject:
+        raise InvalidToken(f"claim {issuer.subject_claim!r} must be a non-empty string")
+    principal_id = f"{issuer.principal_prefix}|{subject}" if issuer.principal_prefix else subject
+    if len(principal_id) > MAX_PRINCIPAL_ID:
+        raise InvalidToken(f"principal id longer than {MAX_PRINCIPAL_ID} characters")
+
+    attributes = {
+        attribute: claims[claim]
+        for claim, attribute in issuer.claims_to_attributes.items()
+        if claim in claims
+    }
+    tags = {
+        name: value
+        for name, value in claims.items()
+        if isinstance(value, str) and len(value) <= MAX_TAG_VALUE
+    }
+    roles = frozenset(
+        r for r in _strings(claims.get(issuer.roles_claim or "")) if ROLE_NAME.fullmatch(r)
+    )
+    audience = claims.get("aud")
+    if isinstance(audience, list):
+        audience = next((a for a in audience if a in issuer.audiences), None) or (
+            audience[0] if audience and isinstance(audience[0], str) else ""
+        )
+    client_id = claims.get(issuer.client_id_claim, claims.get("azp", ""))
+    expires = claims.get("exp", 0)
+    token = TokenInfo(
+        scopes=frozenset(_strings(claims.get(issuer.scopes_claim, claims.get("scp")))),
+        client_id=client_id if isinstance(client_id, str) else "",
+        issuer=claims["iss"] if isinstance(claims.get("iss"), str) else "",
+        audience=audience if isinstance(audience, str) else "",
+        expires_at=int(expires) if isinstance(expires, int | float) and not isinstance(
+            expires, bool) else 0,
+    )
+    return Principal(principal_id, attributes, tags, roles, token)
+
+
+def issuer_for(claims: Mapping[str, Any], issuers: list[IssuerSettings]) -> IssuerSettings:
+    """The configured issuer named by `iss`, else the default claim mapping."""
+    iss = claims.get("iss")
+    for issuer in issuers:
+        if issuer.issuer == iss:
+            return issuer
+    return IssuerSettings(issuer=iss if isinstance(iss, str) else "")

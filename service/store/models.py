@@ -1,0 +1,99 @@
+"""The role/attribute database: typed SQLAlchemy 2 ORM."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, String, Text, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAME = 128  # role, tool and attribute names
+PRINCIPAL_ID = 256
+
+naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names for migrations."""
+
+    metadata = MetaData(naming_convention=naming_convention)
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Role(Base):
+    """A named role; may inherit other roles."""
+
+    __tablename__ = "roles"
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = _now()
+
+
+class RoleParent(Base):
+    """`role` inherits everything `parent` grants."""
+
+    __tablename__ = "role_parents"
+    role: Mapped[str] = mapped_column(
+        ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True
+    )
+    parent: Mapped[str] = mapped_column(
+        ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Principal(Base):
+    """A user known to the database (by the principal id decisions use)."""
+
+    __tablename__ = "principals"
+    id: Mapped[str] = mapped_column(String(PRINCIPAL_ID), primary_key=True)
+    created_at: Mapped[datetime] = _now()
+
+
+class RoleAssignment(Base):
+    """A principal holds a role, optionally until `expires_at`."""
+
+    __tablename__ = "role_assignments"
+    principal_id: Mapped[str] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(
+        ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = _now()
+
+
+class PrincipalAttribute(Base):
+    """One typed attribute of a principal (JSON keeps the value's type)."""
+
+    __tablename__ = "principal_attributes"
+    principal_id: Mapped[str] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+
+
+class Tool(Base):
+    """One tool of the registry, as the gateway lists it."""
+
+    __tablename__ = "tools"
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    input_schema: Mapped[dict[str, Any]] = mapped_column(JSON)
+    annotations: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
