@@ -56,6 +56,11 @@ def migrate(settings: Settings) -> None:
     command.upgrade(config, "head")
 
 
+def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    migrate(settings)
+    return EXIT_OK
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -168,6 +173,22 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _test(args: argparse.Namespace, settings: Settings) -> int:
+    from service.policy_tests import run_dir
+    from service.seed import read_json
+
+    policy_dir = Path(args.dir) if args.dir else settings.policy_dir
+    tools = tools_from_list_result(read_json(Path(args.tools)))
+    results = run_dir(load_snapshot(policy_dir, tools), policy_dir / "tests")
+    failed = [r for r in results if not r.passed]
+    for result in failed:
+        print(f"FAIL {result.file}: {result.name}")
+        for difference in result.differences:
+            print(f"    {difference}")
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    return EXIT_INVALID if failed or not results else EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mcp-pdp", description=__doc__)
     parser.add_argument("--config", help="TOML settings file (or MCP_PDP_CONFIG)")
@@ -180,7 +201,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     commands.add_parser("migrate", help="create or upgrade the database schema").set_defaults(
-        run=lambda _a, s: migrate(s) or EXIT_OK
+        run=_migrate
     )
 
     tools = commands.add_parser("tools", help="the tool registry").add_subparsers(
@@ -190,7 +211,9 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("file")
     sync.set_defaults(run=_tools_sync)
 
-    seed = commands.add_parser("seed", help="apply a JSON document of roles, assignments, attributes")
+    seed = commands.add_parser(
+        "seed", help="apply a JSON document of roles, assignments, attributes"
+    )
     seed.add_argument("file")
     seed.set_defaults(run=_seed)
 
@@ -221,6 +244,11 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("dir", nargs="?")
     check.add_argument("--tools", help="a tools/list JSON file instead of the database registry")
     check.set_defaults(run=_check)
+
+    test = commands.add_parser("test", help="run the policy test cases in DIR/tests")
+    test.add_argument("dir", nargs="?")
+    test.add_argument("--tools", required=True, help="the tools/list JSON file the cases use")
+    test.set_defaults(run=_test)
     return parser
 
 

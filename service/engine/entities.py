@@ -20,8 +20,10 @@ def _fits(cedar_type: str, value: Any) -> bool:
     if cedar_type == "Bool":
         return isinstance(value, bool)
     if cedar_type == "Long":
-        return isinstance(value, int) and not isinstance(value, bool) and (
-            _LONG_MIN <= value <= _LONG_MAX
+        return (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and (_LONG_MIN <= value <= _LONG_MAX)
         )
     if cedar_type == "Set<String>":
         return isinstance(value, list) and all(isinstance(v, str) for v in value)

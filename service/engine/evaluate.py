@@ -84,15 +84,18 @@ def evaluate(
         # Cedar skips a policy that errors; for a forbid that would turn a
         # deny into an allow, so an erroring forbid denies here.
         failed_forbids = [
-            m.group(1) for e in errors if (m := _ERRORED_POLICY.search(e))
-            and _effect(snapshot, m.group(1)) != "permit"
+            m.group(1)
+            for e in errors
+            if (m := _ERRORED_POLICY.search(e)) and _effect(snapshot, m.group(1)) != "permit"
         ]
         if failed_forbids:
             return Decision(False, version, (), errors, "evaluation_error")
         return Decision(True, version, reasons, errors)
     if not reasons:
         return Decision(False, version, (), errors, "evaluation_error" if errors else "no_policy")
-    missing = {s for r in reasons if r in snapshot.policies for s in snapshot.policies[r].required_scopes}
+    missing = {
+        s for r in reasons if r in snapshot.policies for s in snapshot.policies[r].required_scopes
+    }
     scopes = tuple(sorted(missing | principal.token.scopes)) if missing else ()
     return Decision(False, version, reasons, errors, None, scopes)
 

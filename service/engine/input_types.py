@@ -86,7 +86,9 @@ def _record(node: dict[str, Any], depth: int) -> CedarType:
     properties = node.get("properties")
     if not isinstance(properties, dict):
         properties = {}
-    required = node.get("required") if isinstance(node.get("required"), list) else []
+    required = node.get("required")
+    if not isinstance(required, list):
+        required = []
     attributes: dict[str, tuple[CedarType, bool]] = {}
     hidden: set[str] = set()
     for name, schema in properties.items():
@@ -157,7 +159,7 @@ def _long(value: Any, path: str) -> int:
         value = int(value)
     if not _LONG_MIN <= value <= _LONG_MAX:
         raise InvalidArguments(f"{path}: integer out of range")
-    return value
+    return int(value)
 
 
 def _decimal(value: Any, path: str) -> str:

@@ -110,12 +110,18 @@ def compile_policies(
     for source in files:
         for policy, line in _parse_file(source):
             annotations = {k: v or "" for k, v in (policy.get("annotations") or {}).items()}
-            policy_id = f"{source.name}#{annotations['id']}" if "id" in annotations else (
-                f"{source.name}:{line}"
+            policy_id = (
+                f"{source.name}#{annotations['id']}"
+                if "id" in annotations
+                else (f"{source.name}:{line}")
             )
             if policy_id in infos:
-                raise PolicyLoadError(f"duplicate policy id {policy_id}", file=source.name, line=line)
-            infos[policy_id] = PolicyInfo(policy_id, source.name, line, policy["effect"], annotations)
+                raise PolicyLoadError(
+                    f"duplicate policy id {policy_id}", file=source.name, line=line
+                )
+            infos[policy_id] = PolicyInfo(
+                policy_id, source.name, line, policy["effect"], annotations
+            )
             est_policies[policy_id] = policy
 
     _validate(files, schema, list(infos.values()))

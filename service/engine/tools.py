@@ -71,7 +71,9 @@ def tool_from_mcp(item: Any) -> Tool:
         raise ToolDefinitionError(f"{name}: inputSchema and annotations must be objects")
     if not isinstance(description, str):
         raise ToolDefinitionError(f"{name}: description must be a string")
-    meta = item.get("_meta") if isinstance(item.get("_meta"), dict) else {}
+    meta = item.get("_meta")
+    if not isinstance(meta, dict):
+        meta = {}
     tags = item.get("tags", meta.get(TAGS_META_KEY, []))
     if not isinstance(tags, list) or not all(
         isinstance(t, str) and TAG_NAME.fullmatch(t) for t in tags
@@ -87,7 +89,7 @@ def tools_from_list_result(document: Any) -> list[Tool]:
     if isinstance(document, dict):
         document = document.get("tools")
     if not isinstance(document, list):
-        raise ToolDefinitionError("expected a tools/list result: {\"tools\": [...]}")
+        raise ToolDefinitionError('expected a tools/list result: {"tools": [...]}')
     tools = [tool_from_mcp(item) for item in document]
     names = [t.name for t in tools]
     duplicates = sorted({n for n in names if names.count(n) > 1})

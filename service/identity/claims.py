@@ -69,8 +69,9 @@ def principal_from_claims(claims: Mapping[str, Any], issuer: IssuerSettings) -> 
         client_id=client_id if isinstance(client_id, str) else "",
         issuer=claims["iss"] if isinstance(claims.get("iss"), str) else "",
         audience=audience if isinstance(audience, str) else "",
-        expires_at=int(expires) if isinstance(expires, int | float) and not isinstance(
-            expires, bool) else 0,
+        expires_at=int(expires)
+        if isinstance(expires, int | float) and not isinstance(expires, bool)
+        else 0,
     )
     return Principal(principal_id, attributes, tags, roles, token)
 

@@ -31,7 +31,7 @@ async def load_principal(
     )
     return StoredPrincipal(
         roles=frozenset(roles.all()),
-        attributes=dict(attributes.tuples().all()),
+        attributes={name: value for name, value in attributes.all()},
         role_parents=await role_parents(session=session),
     )
 

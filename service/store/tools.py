@@ -14,9 +14,7 @@ from service.store import models
 async def load_tools(*, session: AsyncSession) -> list[Tool]:
     """Every registered tool, by name."""
     rows = await session.scalars(select(models.Tool).order_by(models.Tool.name))
-    return [
-        Tool(r.name, r.description, r.input_schema, r.annotations, tuple(r.tags)) for r in rows
-    ]
+    return [Tool(r.name, r.description, r.input_schema, r.annotations, tuple(r.tags)) for r in rows]
 
 
 async def replace_tools(*, session: AsyncSession, tools: Iterable[Tool]) -> None:

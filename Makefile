@@ -1,0 +1,40 @@
+# Two commands do all the set-up: `make run` serves the demo, `make test` tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint fmt demo-data clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo-data: $(STAMP)
+	$(BIN)/mcp-pdp migrate
+	$(BIN)/mcp-pdp tools sync demo/tools.json
+	$(BIN)/mcp-pdp seed demo/seed.json
+
+## Serve the demo on http://127.0.0.1:8080 (SQLite file ./mcp-pdp.db).
+run: demo-data
+	$(BIN)/mcp-pdp serve
+
+## Every test: policy cases, unit, API on SQLite and Postgres, a real server.
+test: $(STAMP)
+	$(BIN)/mcp-pdp test --tools demo/tools.json
+	$(BIN)/pytest
+
+## Lint and type-check the service.
+lint: $(STAMP)
+	$(BIN)/ruff check service tests migrations
+	$(BIN)/ruff format --check service tests migrations
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format service tests migrations
+	$(BIN)/ruff check --fix service tests migrations
+
+clean:
+	rm -rf $(VENV) mcp-pdp.db mcp-pdp.db-shm mcp-pdp.db-wal

@@ -1,0 +1,110 @@
+"""Policy test cases: request → expected decision, run against a snapshot.
+
+A file in `policies/tests/` holds the role graph and the cases:
+
+    {"roles": {"support-lead": ["support"]},
+     "cases": [{"name": "...", "principal": {"id": "bob", "roles": ["support"],
+                "attributes": {}, "claims": {"scope": "tools:write"}},
+                "method": "tools/call", "tool": "payments___refund",
+                "arguments": {"orderId": "A-1", "amount": 450},
+                "expect": "allow", "reasons": ["tools.cedar#refunds-under-500"]}]}
+
+`reasons`, `code` and `required_scopes` are checked only when given.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from service.engine.errors import DecisionError
+from service.engine.evaluate import build_request, evaluate
+from service.engine.model import Action, Decision, StoredPrincipal
+from service.engine.policies import PolicySnapshot
+from service.identity.claims import principal_from_claims
+from service.settings import IssuerSettings
+
+_CHECKED = ("reasons", "code", "required_scopes")
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One case: its name, file, and the differences found (empty when it passed)."""
+
+    file: str
+    name: str
+    differences: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        """True when the decision matched every expectation."""
+        return not self.differences
+
+
+def decide_case(
+    snapshot: PolicySnapshot, roles: dict[str, list[str]], case: dict[str, Any]
+) -> Decision:
+    """The decision the engine makes for one case."""
+    who = case.get("principal", {})
+    claims = {"sub": who["id"], **who.get("claims", {})}
+    principal = principal_from_claims(claims, IssuerSettings(issuer=""))
+    stored = StoredPrincipal(
+        roles=frozenset(who.get("roles", [])),
+        attributes=who.get("attributes", {}),
+        role_parents={r: frozenset(p) for r, p in roles.items()},
+    )
+    action = Action(
+        method=case.get("method", "tools/call"),
+        tool=case.get("tool"),
+        arguments=case.get("arguments"),
+        uri=case.get("uri"),
+        prompt=case.get("prompt"),
+        gateway=case.get("gateway", "default"),
+    )
+    try:
+        request = build_request(snapshot, principal, action, int(case.get("time", time.time())))
+        return evaluate(snapshot, principal, stored, request, action.gateway)
+    except DecisionError as exc:
+        return Decision.deny(exc.code, str(exc), snapshot.version)
+
+
+def _differences(decision: Decision, case: dict[str, Any]) -> tuple[str, ...]:
+    actual = {
+        "decision": "allow" if decision.allowed else "deny",
+        "reasons": sorted(decision.reasons),
+        "code": decision.code,
+        "required_scopes": sorted(decision.required_scopes),
+    }
+    expected = {"decision": case["expect"]}
+    for key in _CHECKED:
+        if key in case:
+            value = case[key]
+            expected[key] = sorted(value) if isinstance(value, list) else value
+    return tuple(
+        f"{key}: expected {json.dumps(want)}, got {json.dumps(actual[key])}"
+        for key, want in expected.items()
+        if actual[key] != want
+    )
+
+
+def run_file(snapshot: PolicySnapshot, path: Path) -> list[CaseResult]:
+    """Run every case of one test file."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    roles = document.get("roles", {})
+    results = []
+    for index, case in enumerate(document.get("cases", [])):
+        name = case.get("name", f"case {index + 1}")
+        if case.get("expect") not in ("allow", "deny"):
+            results.append(CaseResult(path.name, name, ('"expect" must be "allow" or "deny"',)))
+            continue
+        decision = decide_case(snapshot, roles, case)
+        results.append(CaseResult(path.name, name, _differences(decision, case)))
+    return results
+
+
+def run_dir(snapshot: PolicySnapshot, tests_dir: Path) -> list[CaseResult]:
+    """Run every `*.json` file of a tests folder, sorted by name."""
+    return [r for path in sorted(tests_dir.glob("*.json")) for r in run_file(snapshot, path)]

@@ -1,0 +1,120 @@
+"""Shared fixtures: real SQLite and PostgreSQL databases, the demo data, an app client."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy import create_engine, text
+
+from service.app import create_app
+from service.cli import migrate
+from service.seed import apply_seed, sync_tools
+from service.settings import Settings
+from service.store.db import create_engine as create_async_db
+from service.store.db import session_factory, sync_url
+from service.store.models import Base
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICY_DIR = ROOT / "policies"
+DEMO_TOOLS = ROOT / "demo" / "tools.json"
+DEMO_SEED = ROOT / "demo" / "seed.json"
+PG_ADMIN_URL = os.environ.get("MCP_PDP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_url(database: str) -> str:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base.replace('postgresql://', 'postgresql+psycopg://')}/{database}"
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end."""
+    name = f"mcp_pdp_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _pg_url(name)
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite file for this test run."""
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'mcp-pdp.db'}"
+
+
+_migrated: set[str] = set()
+
+
+def clean_database(url: str) -> None:
+    """Migrate once per run, then empty every table so each test starts clean."""
+    if url not in _migrated:
+        migrate(Settings(database_url=url))
+        _migrated.add(url)
+    engine = create_engine(sync_url(url))
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(text(f"DELETE FROM {table.name}"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test that takes this runs once on SQLite and once on PostgreSQL."""
+    url: str = request.getfixturevalue(f"{request.param}_database")
+    clean_database(url)
+    return url
+
+
+async def load_demo(url: str) -> None:
+    """Register the demo tools and apply the demo seed, in one transaction."""
+    engine = create_async_db(url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await sync_tools(session=session, document=json.loads(DEMO_TOOLS.read_text()))
+            await apply_seed(session=session, document=json.loads(DEMO_SEED.read_text()))
+    finally:
+        await engine.dispose()
+
+
+def demo_settings(url: str, **overrides: Any) -> Settings:
+    """Settings for a test app on `url` with the demo policies."""
+    return Settings(database_url=url, policy_dir=POLICY_DIR, **overrides)
+
+
+@pytest.fixture
+async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the demo app (ASGI transport, lifespan run)."""
+    await load_demo(database_url)
+    app = create_app(demo_settings(database_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://pdp") as http:
+            http.app = app  # type: ignore[attr-defined]
+            yield http
+
+
+def decision_body(**fields: Any) -> dict[str, Any]:
+    """A decision request with claims for `sub` (default alice) and a tools/call."""
+    body: dict[str, Any] = {"method": "tools/call"}
+    body.update(fields)
+    if "token" not in body:
+        claims = body.setdefault("claims", {})
+        claims.setdefault("sub", "alice")
+    return body
+
+
+def demo_tools() -> list[dict[str, Any]]:
+    """The demo registry's tools/list entries."""
+    tools: list[dict[str, Any]] = json.loads(DEMO_TOOLS.read_text())["tools"]
+    return tools
