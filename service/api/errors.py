@@ -16,10 +16,22 @@ def _field(loc: tuple[object, ...] | list[object]) -> str:
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # The offending input is not echoed back: it may hold a token.
-    detail = [
-        {"field": _field(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
-        for e in exc.errors()
-    ]
+    detail = []
+    for error in exc.errors():
+        if error.get("type") == "json_invalid":  # loc is (body, offset): say where
+            offset = error.get("loc", ("body", "?"))[-1]
+            reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+            detail.append(
+                {"field": "body", "message": f"{reason} at byte {offset}", "type": "json_invalid"}
+            )
+            continue
+        detail.append(
+            {
+                "field": _field(error.get("loc", ())),
+                "message": error.get("msg", ""),
+                "type": error.get("type"),
+            }
+        )
     return JSONResponse({"detail": detail}, status_code=422)
 
 

@@ -36,8 +36,9 @@ class Tool:
 
     @property
     def input_type(self) -> CedarType:
-        """The Cedar type of `context.input` for this tool."""
-        return from_json_schema(self.input_schema) or EMPTY_RECORD
+        """The Cedar type of `context.input` for this tool (a record, maybe empty)."""
+        typ = from_json_schema(self.input_schema)
+        return typ if typ is not None and typ.kind == "Record" else EMPTY_RECORD
 
     @property
     def groups(self) -> tuple[str, ...]:
