@@ -76,7 +76,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     # Check policies first so an invalid set stops here with file:line, not a traceback.
     tools = asyncio.run(_in_session(settings, lambda s: load_tools(session=s)))
-    load_snapshot(settings.policy_dir, tools)
+    snapshot = load_snapshot(settings.policy_dir, tools)
+    print(
+        f"mcp-pdp serving on http://{host}:{port} with {len(snapshot.policies)} policies, "
+        f"{len(tools)} tools ({snapshot.version[:19]}…); OpenAPI at /docs",
+        file=sys.stderr,
+    )
     uvicorn.run(
         "service.app:app_from_env",
         factory=True,
