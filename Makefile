@@ -31,6 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check service tests migrations
 	$(BIN)/ruff format --check service tests migrations
 	$(BIN)/mypy
+	$(BIN)/mcp-pdp fmt --check
 
 fmt: $(STAMP)
 	$(BIN)/ruff format service tests migrations

@@ -11,9 +11,11 @@ from service.api import decisions, health
 from service.api.errors import install_error_handlers
 from service.api.limits import BodyLimit
 from service.decisions import DecisionService
+from service.engine.errors import PolicyLoadError
 from service.identity.tokens import NoIssuers
 from service.logging import configure_logging
-from service.policy_holder import PolicyHolder, compile_from_store
+from service.policy_holder import PolicyHolder
+from service.reloader import PolicyReloader
 from service.settings import Settings
 from service.store.db import create_engine, session_factory
 
@@ -27,9 +29,18 @@ def create_app(settings: Settings) -> FastAPI:
         engine = create_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
         sessions = session_factory(engine)
         holder = PolicyHolder()
+        reloader = PolicyReloader(
+            holder=holder,
+            policy_dir=settings.policy_dir,
+            sessions=sessions,
+            poll_seconds=settings.policy_poll_seconds,
+        )
         try:
-            # Invalid policies at start refuse the start (PolicyLoadError names file:line).
-            holder.activate(await compile_from_store(settings.policy_dir, sessions))
+            # Invalid policies at start refuse the start (the error names file:line).
+            if not await reloader.reload():
+                raise PolicyLoadError(holder.last_error or "policies could not be loaded")
+            reloader.start()
+            app.state.reloader = reloader
             app.state.settings = settings
             app.state.db_engine = engine
             app.state.policies = holder
@@ -38,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
             )
             yield
         finally:
+            await reloader.stop()
             await engine.dispose()
 
     app = FastAPI(

@@ -15,9 +15,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.cli_policies import add_commands as add_policy_commands
 from service.engine.errors import PolicyLoadError
 from service.engine.policies import load_snapshot
-from service.engine.tools import ToolDefinitionError, tools_from_list_result
+from service.engine.tools import ToolDefinitionError
 from service.settings import CONFIG_ENV, Settings, load_settings
 from service.store.db import create_engine, session_factory
 from service.store.errors import StoreError
@@ -35,7 +36,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-async def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+async def in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
     """Run `work` in one transaction: commit on success, roll back on error."""
     engine = create_engine(settings.database_url)
     try:
@@ -75,7 +76,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         return EXIT_USAGE
     # Check policies first so an invalid set stops here with file:line, not a traceback.
-    tools = asyncio.run(_in_session(settings, lambda s: load_tools(session=s)))
+    tools = asyncio.run(in_session(settings, lambda s: load_tools(session=s)))
     snapshot = load_snapshot(settings.policy_dir, tools)
     print(
         f"mcp-pdp serving on http://{host}:{port} with {len(snapshot.policies)} policies, "
@@ -98,7 +99,7 @@ def _tools_sync(args: argparse.Namespace, settings: Settings) -> int:
     from service.seed import read_json, sync_tools
 
     document = read_json(Path(args.file))
-    count = asyncio.run(_in_session(settings, lambda s: sync_tools(session=s, document=document)))
+    count = asyncio.run(in_session(settings, lambda s: sync_tools(session=s, document=document)))
     print(f"registered {count} tools")
     return EXIT_OK
 
@@ -107,7 +108,7 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
     from service.seed import apply_seed, read_json
 
     document = read_json(Path(args.file))
-    asyncio.run(_in_session(settings, lambda s: apply_seed(session=s, document=document)))
+    asyncio.run(in_session(settings, lambda s: apply_seed(session=s, document=document)))
     print(f"applied {args.file}")
     return EXIT_OK
 
@@ -116,7 +117,7 @@ def _roles_put(args: argparse.Namespace, settings: Settings) -> int:
     from service.store.roles import put_role
 
     asyncio.run(
-        _in_session(
+        in_session(
             settings,
             lambda s: put_role(
                 session=s, name=args.name, description=args.description, parents=args.parent
@@ -132,7 +133,7 @@ def _roles_assign(args: argparse.Namespace, settings: Settings) -> int:
 
     expires = datetime.fromisoformat(args.expires_at) if args.expires_at else None
     asyncio.run(
-        _in_session(
+        in_session(
             settings,
             lambda s: assign_role(
                 session=s,
@@ -157,41 +158,13 @@ def _attributes_set(args: argparse.Namespace, settings: Settings) -> int:
             raise ValueError(f"{pair!r}: expected NAME=JSON (e.g. clearance=3, region='\"eu\"')")
         changes[name] = json.loads(raw)
     asyncio.run(
-        _in_session(
+        in_session(
             settings,
             lambda s: set_attributes(session=s, principal_id=args.principal, changes=changes),
         )
     )
     print(f"attributes of {args.principal} updated")
     return EXIT_OK
-
-
-def _check(args: argparse.Namespace, settings: Settings) -> int:
-    from service.seed import read_json
-
-    if args.tools:
-        tools = tools_from_list_result(read_json(Path(args.tools)))
-    else:
-        tools = asyncio.run(_in_session(settings, lambda s: load_tools(session=s)))
-    snapshot = load_snapshot(Path(args.dir) if args.dir else settings.policy_dir, tools)
-    print(f"ok: {len(snapshot.policies)} policies, {len(tools)} tools, {snapshot.version}")
-    return EXIT_OK
-
-
-def _test(args: argparse.Namespace, settings: Settings) -> int:
-    from service.policy_tests import run_dir
-    from service.seed import read_json
-
-    policy_dir = Path(args.dir) if args.dir else settings.policy_dir
-    tools = tools_from_list_result(read_json(Path(args.tools)))
-    results = run_dir(load_snapshot(policy_dir, tools), policy_dir / "tests")
-    failed = [r for r in results if not r.passed]
-    for result in failed:
-        print(f"FAIL {result.file}: {result.name}")
-        for difference in result.differences:
-            print(f"    {difference}")
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-    return EXIT_INVALID if failed or not results else EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -245,15 +218,7 @@ def _parser() -> argparse.ArgumentParser:
     set_.add_argument("pairs", nargs="+")
     set_.set_defaults(run=_attributes_set)
 
-    check = commands.add_parser("check", help="validate policies against the generated schema")
-    check.add_argument("dir", nargs="?")
-    check.add_argument("--tools", help="a tools/list JSON file instead of the database registry")
-    check.set_defaults(run=_check)
-
-    test = commands.add_parser("test", help="run the policy test cases in DIR/tests")
-    test.add_argument("dir", nargs="?")
-    test.add_argument("--tools", required=True, help="the tools/list JSON file the cases use")
-    test.set_defaults(run=_test)
+    add_policy_commands(commands)
     return parser
 
 

@@ -125,5 +125,15 @@ def _log_decision(outcome: Outcome, action: Action, seconds: float) -> None:
             "reasons": list(decision.reasons),
             "policy_version": decision.policy_version,
             "latency_us": int(seconds * 1e6),
+            "shadow": _shadow(decision),
         },
     )
+
+
+def _shadow(decision: Decision) -> dict[str, Any] | None:
+    if decision.shadow is None:
+        return None
+    return {
+        "decision": "allow" if decision.shadow.allowed else "deny",
+        "policies": list(decision.shadow.policies),
+    }

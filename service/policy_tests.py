@@ -10,6 +10,11 @@ A file in `policies/tests/` holds the role graph and the cases:
                 "expect": "allow", "reasons": ["tools.cedar#refunds-under-500"]}]}
 
 `reasons`, `code` and `required_scopes` are checked only when given.
+
+A file holding a JSON array is read in the Cedar CLI `run-tests` format
+instead: each case has a `request` (principal, action, resource as Cedar
+entity uids, and context), `entities`, `decision`, `reason` (policy ids that
+must be among the determining ones) and `num_errors`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import cedarpy
 
 from service.engine.errors import DecisionError
 from service.engine.evaluate import build_request, evaluate
@@ -90,9 +97,45 @@ def _differences(decision: Decision, case: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
+def cedar_case_differences(snapshot: PolicySnapshot, case: dict[str, Any]) -> tuple[str, ...]:
+    """Run one case in the Cedar CLI `run-tests` format against the enforced set."""
+    request = dict(case["request"])
+    request.setdefault("context", {})
+    result = cedarpy.is_authorized(
+        request, snapshot.policy_set, case.get("entities", []), schema=snapshot.schema
+    )
+    if result.decision == cedarpy.Decision.NoDecision:
+        return ("error: " + "; ".join(result.diagnostics.errors),)
+    differences = []
+    decision = "allow" if result.allowed else "deny"
+    if decision != case["decision"]:
+        differences.append(f"decision: expected {case['decision']!r}, got {decision!r}")
+    missing = sorted(set(case.get("reason", [])) - set(result.diagnostics.reasons))
+    if missing:
+        differences.append(f"missing reasons: {', '.join(missing)}")
+    errors = len(result.diagnostics.errors)
+    if errors != case.get("num_errors", 0):
+        differences.append(f"errors: expected {case.get('num_errors', 0)}, got {errors}")
+    return tuple(differences)
+
+
+def _run_cedar_file(snapshot: PolicySnapshot, path: Path, cases: list[Any]) -> list[CaseResult]:
+    results = []
+    for index, case in enumerate(cases):
+        name = case.get("name", f"case {index + 1}") if isinstance(case, dict) else str(index)
+        try:
+            differences = cedar_case_differences(snapshot, case)
+        except (KeyError, TypeError, ValueError) as exc:
+            differences = (f"malformed case: {exc}",)
+        results.append(CaseResult(path.name, name, differences))
+    return results
+
+
 def run_file(snapshot: PolicySnapshot, path: Path) -> list[CaseResult]:
-    """Run every case of one test file."""
+    """Run every case of one test file (our form, or Cedar's when it is an array)."""
     document = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(document, list):
+        return _run_cedar_file(snapshot, path, document)
     roles = document.get("roles", {})
     results = []
     for index, case in enumerate(document.get("cases", [])):

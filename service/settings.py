@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_argument_depth: int = Field(default=16, ge=1, le=64)
     db_timeout_seconds: float = Field(default=2.0, gt=0)
+    policy_poll_seconds: float = Field(default=2.0, ge=0)  # 0: reload only on SIGHUP / API
     log_level: str = "INFO"
 
     @field_validator("database_url")

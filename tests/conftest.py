@@ -89,7 +89,7 @@ async def load_demo(url: str) -> None:
 
 def demo_settings(url: str, **overrides: Any) -> Settings:
     """Settings for a test app on `url` with the demo policies."""
-    return Settings(database_url=url, policy_dir=POLICY_DIR, **overrides)
+    return Settings(**{"database_url": url, "policy_dir": POLICY_DIR, **overrides})
 
 
 @pytest.fixture

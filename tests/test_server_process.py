@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,53 +10,17 @@ import httpx
 import pytest
 
 from tests.conftest import DEMO_SEED, DEMO_TOOLS, POLICY_DIR
-
-CLI = [sys.executable, "-m", "service"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=60)
+from tests.server import free_port, run_cli, running_server, server_env
 
 
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[str]:
-    env = {
-        **os.environ,
-        "MCP_PDP_DATABASE_URL": database_url,
-        "MCP_PDP_POLICY_DIR": str(POLICY_DIR),
-    }
+    env = server_env(database_url, POLICY_DIR)
     for args in (("migrate",), ("tools", "sync", str(DEMO_TOOLS)), ("seed", str(DEMO_SEED))):
         done = run_cli(env, *args)
         assert done.returncode == 0, done.stderr
-    port = free_port()
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, (tmp_path / "server.log").read_text()
-            time.sleep(0.2)
-        else:
-            pytest.fail("server did not become ready in 30 s")
+    with running_server(env, tmp_path / "server.log") as (base, _process):
         yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=15)
-        log.close()
 
 
 def test_real_server_allows_and_denies(server: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cedarpy
@@ -12,7 +12,7 @@ from service.engine.entities import build_entities
 from service.engine.errors import EvaluationError, UnknownMethod, UnknownTool
 from service.engine.input_types import convert
 from service.engine.methods import METHOD_GROUPS, NAMESPACE, TOOL_CALL
-from service.engine.model import Action, Decision, Principal, StoredPrincipal
+from service.engine.model import Action, Decision, Principal, ShadowEffect, StoredPrincipal
 from service.engine.policies import PolicySnapshot
 
 _ERRORED_POLICY = re.compile(r"policy `([^`]+)`")
@@ -64,7 +64,11 @@ def evaluate(
     request: CedarRequest,
     gateway: str,
 ) -> Decision:
-    """Evaluate with Cedar and turn its answer into a Decision (fail closed)."""
+    """Evaluate with Cedar and turn its answer into a Decision (fail closed).
+
+    With `@mode("shadow")` policies loaded, the request is evaluated a second
+    time with them enforced; that would-be outcome is attached, never used.
+    """
     entities = build_entities(principal, stored, snapshot.user_attributes)
     cedar_request = {
         "principal": {"type": f"{NAMESPACE}::User", "id": principal.id},
@@ -72,9 +76,27 @@ def evaluate(
         "resource": {"type": f"{NAMESPACE}::Gateway", "id": gateway},
         "context": request.context,
     }
-    result = cedarpy.is_authorized(
-        cedar_request, snapshot.policy_set, entities, schema=snapshot.schema
-    )
+    decision = _evaluate_with(snapshot.policy_set, snapshot, principal, cedar_request, entities)
+    if snapshot.shadow_set is None:
+        return decision
+    try:
+        would_be = _evaluate_with(snapshot.shadow_set, snapshot, principal, cedar_request, entities)
+    except EvaluationError:
+        return decision
+    shadow_ids = tuple(r for r in would_be.reasons if snapshot.policies[r].shadow)
+    if shadow_ids or would_be.allowed != decision.allowed:
+        return replace(decision, shadow=ShadowEffect(would_be.allowed, shadow_ids))
+    return decision
+
+
+def _evaluate_with(
+    policy_set: cedarpy.PolicySet,
+    snapshot: PolicySnapshot,
+    principal: Principal,
+    cedar_request: dict[str, Any],
+    entities: list[dict[str, Any]],
+) -> Decision:
+    result = cedarpy.is_authorized(cedar_request, policy_set, entities, schema=snapshot.schema)
     errors = tuple(result.diagnostics.errors)
     reasons = tuple(result.diagnostics.reasons)
     version = snapshot.version

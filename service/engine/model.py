@@ -53,6 +53,14 @@ class Action:
 
 
 @dataclass(frozen=True)
+class ShadowEffect:
+    """What the decision would have been with `@mode("shadow")` policies enforced."""
+
+    allowed: bool
+    policies: tuple[str, ...]  # the shadow policies among the would-be reasons
+
+
+@dataclass(frozen=True)
 class Decision:
     """The answer, with its provenance."""
 
@@ -62,6 +70,7 @@ class Decision:
     errors: tuple[str, ...] = ()
     code: str | None = None
     required_scopes: tuple[str, ...] = ()
+    shadow: ShadowEffect | None = None
 
     @classmethod
     def deny(cls, code: str, message: str, policy_version: str) -> Decision:

@@ -44,6 +44,11 @@ class PolicyInfo:
     annotations: Mapping[str, str]
 
     @property
+    def shadow(self) -> bool:
+        """`@mode("shadow")`: evaluated and logged, never enforced."""
+        return self.annotations.get("mode") == "shadow"
+
+    @property
     def required_scopes(self) -> tuple[str, ...]:
         """Scopes named by `@required_scope("a b")`."""
         value = self.annotations.get("required_scope", "")
@@ -61,6 +66,8 @@ class PolicySnapshot:
     policies: Mapping[str, PolicyInfo]
     tools: Mapping[str, Tool]
     user_attributes: Mapping[str, str] = field(default_factory=dict)
+    # Enforced plus `@mode("shadow")` policies; None when there are no shadow policies.
+    shadow_set: cedarpy.PolicySet | None = None
 
 
 def read_policy_dir(policy_dir: Path) -> tuple[str, list[PolicyFile]]:
@@ -125,16 +132,23 @@ def compile_policies(
             est_policies[policy_id] = policy
 
     _validate(files, schema, list(infos.values()))
-    document = {"staticPolicies": est_policies, "templates": {}, "templateLinks": []}
+    enforced = {pid: p for pid, p in est_policies.items() if not infos[pid].shadow}
+    has_shadow = len(enforced) < len(est_policies)
     return PolicySnapshot(
         version=policy_version(stub, files, tools),
-        policy_set=cedarpy.PolicySet.from_json_str(json.dumps(document)),
+        policy_set=_policy_set(enforced),
+        shadow_set=_policy_set(est_policies) if has_shadow else None,
         schema=schema,
         schema_text=schema_text,
         policies=infos,
         tools={t.name: t for t in tools},
         user_attributes=user_attribute_types(str(schema)),
     )
+
+
+def _policy_set(policies: dict[str, Any]) -> cedarpy.PolicySet:
+    document = {"staticPolicies": policies, "templates": {}, "templateLinks": []}
+    return cedarpy.PolicySet.from_json_str(json.dumps(document))
 
 
 def _validate(files: list[PolicyFile], schema: cedarpy.Schema, infos: list[PolicyInfo]) -> None:

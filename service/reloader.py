@@ -1,0 +1,121 @@
+"""Hot reload: the policy folder and tool registry are watched; the last good set wins."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import signal
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.engine.errors import PolicyLoadError
+from service.engine.policies import load_snapshot
+from service.policy_holder import PolicyHolder
+from service.store import models
+from service.store.tools import load_tools
+
+log = logging.getLogger("mcp_pdp.policies")
+
+
+def folder_fingerprint(policy_dir: Path) -> str:
+    """Names, sizes and modification times of the stub and `.cedar` files."""
+    digest = hashlib.sha256()
+    for path in sorted(policy_dir.glob("*.cedar*")):
+        with contextlib.suppress(OSError):  # a file removed mid-scan shows up next time
+            stat = path.stat()
+            digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    return digest.hexdigest()
+
+
+class PolicyReloader:
+    """Compiles and swaps policy snapshots; one reload at a time."""
+
+    def __init__(
+        self,
+        *,
+        holder: PolicyHolder,
+        policy_dir: Path,
+        sessions: async_sessionmaker[AsyncSession],
+        poll_seconds: float,
+    ) -> None:
+        self._holder = holder
+        self._policy_dir = policy_dir
+        self._sessions = sessions
+        self._poll_seconds = poll_seconds
+        self._lock = asyncio.Lock()
+        self._seen: tuple[str, str] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.reloads = {"success": 0, "failure": 0}
+
+    async def _registry_fingerprint(self) -> str:
+        async with self._sessions() as session:
+            count, newest = (
+                await session.execute(select(func.count(), func.max(models.Tool.updated_at)))
+            ).one()
+        return f"{count}:{newest}"
+
+    async def reload(self) -> bool:
+        """Compile the folder against the registry and activate it; False keeps the old set."""
+        async with self._lock:
+            try:
+                # Remember what was tried, good or bad, so a broken file is reported
+                # once and the next edit triggers the next attempt.
+                self._seen = (
+                    folder_fingerprint(self._policy_dir),
+                    await self._registry_fingerprint(),
+                )
+                async with self._sessions() as session:
+                    tools = await load_tools(session=session)
+                # Parsing and validation are CPU work: keep the event loop serving meanwhile.
+                snapshot = await asyncio.to_thread(load_snapshot, self._policy_dir, tools)
+            except PolicyLoadError as exc:
+                return self._failed(str(exc))
+            except Exception as exc:
+                return self._failed(f"{type(exc).__name__}: {exc}")
+            current = self._holder.current
+            if current is None or current.version != snapshot.version:
+                self._holder.activate(snapshot)
+                log.info("policies activated", extra={"policy_version": snapshot.version})
+            self._holder.last_error = None
+            self.reloads["success"] += 1
+            return True
+
+    def _failed(self, message: str) -> bool:
+        self._holder.fail(message)
+        self.reloads["failure"] += 1
+        log.error("policy reload failed; the last good set keeps serving", extra={"error": message})
+        return False
+
+    async def _changed(self) -> bool:
+        fingerprint = (folder_fingerprint(self._policy_dir), await self._registry_fingerprint())
+        return fingerprint != self._seen
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_seconds)
+            try:
+                if await self._changed():
+                    await self.reload()
+            except Exception as exc:  # the database may be away; try again next round
+                log.warning("policy watch skipped a round: %s", type(exc).__name__)
+
+    def start(self) -> None:
+        """Start polling (when enabled) and reload on SIGHUP."""
+        if self._poll_seconds > 0:
+            self._task = asyncio.create_task(self._watch(), name="policy-watch")
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.create_task(self.reload()))
+
+    async def stop(self) -> None:
+        """Stop polling and forget the SIGHUP handler."""
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
