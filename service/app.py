@@ -7,13 +7,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service.api import decisions, health
+from service.api import decisions, health, operations
 from service.api.errors import install_error_handlers
 from service.api.limits import BodyLimit
 from service.decisions import DecisionService
 from service.engine.errors import PolicyLoadError
 from service.identity.tokens import NoIssuers
 from service.logging import configure_logging
+from service.observability.decision_log import DecisionLog
+from service.observability.metrics import Metrics
+from service.observability.request_id import RequestId
 from service.policy_holder import PolicyHolder
 from service.reloader import PolicyReloader
 from service.settings import Settings
@@ -26,6 +29,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level)
+        metrics = Metrics()
         engine = create_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
         sessions = session_factory(engine)
         holder = PolicyHolder()
@@ -34,22 +38,44 @@ def create_app(settings: Settings) -> FastAPI:
             policy_dir=settings.policy_dir,
             sessions=sessions,
             poll_seconds=settings.policy_poll_seconds,
+            metrics=metrics,
+        )
+        decision_log = DecisionLog(
+            metrics=metrics,
+            queue_size=settings.decision_log_queue_size,
+            stdout=settings.decision_log_stdout,
+            file=settings.decision_log_file,
+            file_max_bytes=settings.decision_log_file_max_bytes,
+            file_backups=settings.decision_log_file_backups,
+            sessions=sessions if settings.decision_log_database else None,
+            retention_days=settings.decision_log_retention_days,
         )
         try:
-            # Invalid policies at start refuse the start (the error names file:line).
-            if not await reloader.reload():
+            # Invalid policies refuse the start (the error names file:line); a database
+            # that is away only delays readiness: the watcher keeps trying.
+            if await reloader.reload() == "invalid":
                 raise PolicyLoadError(holder.last_error or "policies could not be loaded")
             reloader.start()
+            decision_log.start()
+            app.state.metrics = metrics
             app.state.reloader = reloader
             app.state.settings = settings
             app.state.db_engine = engine
             app.state.policies = holder
+            app.state.decision_log = decision_log
             app.state.decisions = DecisionService(
-                policies=holder, sessions=sessions, verifier=NoIssuers(), issuers=settings.issuers
+                policies=holder,
+                sessions=sessions,
+                verifier=NoIssuers(),
+                issuers=settings.issuers,
+                metrics=metrics,
+                decision_log=decision_log,
+                log_arguments=frozenset(settings.log_arguments),
             )
             yield
         finally:
             await reloader.stop()
+            await decision_log.stop()
             await engine.dispose()
 
     app = FastAPI(
@@ -60,8 +86,10 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.include_router(decisions.router)
     app.include_router(health.router)
+    app.include_router(operations.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestId)
     return app
 
 

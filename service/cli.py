@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.cli_policies import add_commands as add_policy_commands
@@ -76,12 +77,20 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         return EXIT_USAGE
     # Check policies first so an invalid set stops here with file:line, not a traceback.
-    tools = asyncio.run(in_session(settings, lambda s: load_tools(session=s)))
-    snapshot = load_snapshot(settings.policy_dir, tools)
+    try:
+        tools = asyncio.run(in_session(settings, lambda s: load_tools(session=s)))
+    except SQLAlchemyError as exc:
+        print(
+            f"warning: the database does not answer ({type(exc).__name__}); serving anyway: "
+            "/readyz stays 503 and decisions deny until it does",
+            file=sys.stderr,
+        )
+        summary = "policies pending"
+    else:
+        snapshot = load_snapshot(settings.policy_dir, tools)
+        summary = f"{len(snapshot.policies)} policies, {len(tools)} tools"
     print(
-        f"mcp-pdp serving on http://{host}:{port} with {len(snapshot.policies)} policies, "
-        f"{len(tools)} tools ({snapshot.version[:19]}…); OpenAPI at /docs",
-        file=sys.stderr,
+        f"mcp-pdp serving on http://{host}:{port} ({summary}); OpenAPI at /docs", file=sys.stderr
     )
     uvicorn.run(
         "service.app:app_from_env",

@@ -17,6 +17,9 @@ from service.engine.evaluate import build_request, evaluate
 from service.engine.model import Action, Decision, Principal, StoredPrincipal
 from service.identity.claims import issuer_for, principal_from_claims
 from service.identity.tokens import TokenVerifier
+from service.observability.decision_log import DecisionLog
+from service.observability.metrics import Metrics
+from service.observability.request_id import current_request_id
 from service.policy_holder import PolicyHolder
 from service.settings import IssuerSettings
 from service.store.principals import load_principal
@@ -48,7 +51,12 @@ class Outcome:
 
     decision_id: str
     decision: Decision
-    principal_id: str | None
+    principal: Principal | None
+
+    @property
+    def principal_id(self) -> str | None:
+        """The principal's id, when identity got that far."""
+        return self.principal.id if self.principal else None
 
 
 class DecisionService:
@@ -61,13 +69,21 @@ class DecisionService:
         sessions: async_sessionmaker[AsyncSession],
         verifier: TokenVerifier,
         issuers: list[IssuerSettings],
+        metrics: Metrics,
+        decision_log: DecisionLog | None = None,
+        log_arguments: frozenset[str] = frozenset(),
     ) -> None:
         self._policies = policies
         self._sessions = sessions
         self._verifier = verifier
         self._issuers = issuers
+        self._metrics = metrics
+        self._decision_log = decision_log
+        self._log_arguments = log_arguments
 
-    async def decide(self, identity: Identity, action: Action) -> Outcome:
+    async def decide(
+        self, identity: Identity, action: Action, *, caller: str | None = None
+    ) -> Outcome:
         """Decide one action for one identity. Never raises."""
         started = time.perf_counter()
         decision_id = new_decision_id()
@@ -86,9 +102,22 @@ class DecisionService:
         except Exception as exc:
             log.exception("decision %s failed", decision_id)
             decision = Decision.deny("evaluation_error", type(exc).__name__, version)
-        outcome = Outcome(decision_id, decision, principal.id if principal else None)
-        _log_decision(outcome, action, time.perf_counter() - started)
+        outcome = Outcome(decision_id, decision, principal)
+        self._record(outcome, action, time.perf_counter() - started, caller)
         return outcome
+
+    def _record(self, outcome: Outcome, action: Action, seconds: float, caller: str | None) -> None:
+        decision = outcome.decision
+        verdict = "allow" if decision.allowed else "deny"
+        self._metrics.decisions.labels(verdict, decision.code or "", action.method).inc()
+        self._metrics.decision_latency.observe(seconds)
+        if decision.shadow is not None:
+            would_be = "allow" if decision.shadow.allowed else "deny"
+            changed = str(decision.shadow.allowed != decision.allowed).lower()
+            self._metrics.shadow.labels(would_be, changed).inc()
+        if self._decision_log is not None:
+            entry = log_entry(outcome, action, seconds, caller, self._log_arguments)
+            self._decision_log.record(entry)
 
     async def _principal(self, identity: Identity) -> Principal:
         if identity.token is not None:
@@ -104,30 +133,43 @@ class DecisionService:
                     session=session, principal_id=principal_id, now=datetime.now(UTC)
                 )
         except Exception as exc:
+            self._metrics.store_errors.labels(store="database").inc()
             log.warning("store unavailable: %s", type(exc).__name__)
             raise StoreUnavailable("the role store could not be read") from exc
 
 
-def _log_decision(outcome: Outcome, action: Action, seconds: float) -> None:
+def log_entry(
+    outcome: Outcome,
+    action: Action,
+    seconds: float,
+    caller: str | None,
+    log_arguments: frozenset[str],
+) -> dict[str, Any]:
+    """The decision log record: never a token or key; argument values only when listed."""
     decision = outcome.decision
-    # Argument values and tokens are never logged; argument names are.
-    log.info(
-        "decision",
-        extra={
-            "decision_id": outcome.decision_id,
-            "principal": outcome.principal_id,
-            "method": action.method,
-            "tool": action.tool,
-            "argument_names": sorted(action.arguments or {}),
-            "gateway": action.gateway,
-            "decision": "allow" if decision.allowed else "deny",
-            "code": decision.code,
-            "reasons": list(decision.reasons),
-            "policy_version": decision.policy_version,
-            "latency_us": int(seconds * 1e6),
-            "shadow": _shadow(decision),
-        },
-    )
+    token = outcome.principal.token if outcome.principal else None
+    arguments = action.arguments or {}
+    return {
+        "decision_id": outcome.decision_id,
+        "time": datetime.now(UTC).isoformat(),
+        "principal_id": outcome.principal_id,
+        "issuer": token.issuer if token else "",
+        "client_id": token.client_id if token else "",
+        "method": action.method,
+        "tool": action.tool,
+        "gateway": action.gateway,
+        "decision": "allow" if decision.allowed else "deny",
+        "code": decision.code,
+        "reasons": list(decision.reasons),
+        "shadow": _shadow(decision),
+        "policy_version": decision.policy_version,
+        "cached": False,
+        "latency_us": int(seconds * 1e6),
+        "caller": caller,
+        "request_id": current_request_id.get(),
+        "argument_names": sorted(arguments),
+        "arguments": {k: v for k, v in arguments.items() if k in log_arguments},
+    }
 
 
 def _shadow(decision: Decision) -> dict[str, Any] | None:

@@ -7,6 +7,8 @@ import logging
 import sys
 from typing import Any
 
+from service.observability.request_id import current_request_id
+
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
 
 
@@ -21,6 +23,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        request_id = current_request_id.get()
+        if request_id:
+            entry["request_id"] = request_id
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

@@ -8,17 +8,20 @@ import hashlib
 import logging
 import signal
 from pathlib import Path
+from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.engine.errors import PolicyLoadError
 from service.engine.policies import load_snapshot
+from service.observability.metrics import Metrics
 from service.policy_holder import PolicyHolder
 from service.store import models
 from service.store.tools import load_tools
 
 log = logging.getLogger("mcp_pdp.policies")
+ReloadResult = Literal["ok", "invalid", "unavailable"]
 
 
 def folder_fingerprint(policy_dir: Path) -> str:
@@ -41,6 +44,7 @@ class PolicyReloader:
         policy_dir: Path,
         sessions: async_sessionmaker[AsyncSession],
         poll_seconds: float,
+        metrics: Metrics,
     ) -> None:
         self._holder = holder
         self._policy_dir = policy_dir
@@ -49,7 +53,7 @@ class PolicyReloader:
         self._lock = asyncio.Lock()
         self._seen: tuple[str, str] | None = None
         self._task: asyncio.Task[None] | None = None
-        self.reloads = {"success": 0, "failure": 0}
+        self._metrics = metrics
 
     async def _registry_fingerprint(self) -> str:
         async with self._sessions() as session:
@@ -58,8 +62,12 @@ class PolicyReloader:
             ).one()
         return f"{count}:{newest}"
 
-    async def reload(self) -> bool:
-        """Compile the folder against the registry and activate it; False keeps the old set."""
+    async def reload(self) -> ReloadResult:
+        """Compile the folder against the registry and activate it.
+
+        "invalid" and "unavailable" (the database could not be read) keep the
+        last good set serving.
+        """
         async with self._lock:
             try:
                 # Remember what was tried, good or bad, so a broken file is reported
@@ -73,22 +81,25 @@ class PolicyReloader:
                 # Parsing and validation are CPU work: keep the event loop serving meanwhile.
                 snapshot = await asyncio.to_thread(load_snapshot, self._policy_dir, tools)
             except PolicyLoadError as exc:
-                return self._failed(str(exc))
+                return self._failed("invalid", str(exc))
             except Exception as exc:
-                return self._failed(f"{type(exc).__name__}: {exc}")
+                return self._failed("unavailable", f"{type(exc).__name__}: {exc}")
             current = self._holder.current
             if current is None or current.version != snapshot.version:
                 self._holder.activate(snapshot)
+                self._metrics.active_version(snapshot.version)
                 log.info("policies activated", extra={"policy_version": snapshot.version})
             self._holder.last_error = None
-            self.reloads["success"] += 1
-            return True
+            self._metrics.policy_reloads.labels(result="success").inc()
+            self._metrics.policy_error.set(0)
+            return "ok"
 
-    def _failed(self, message: str) -> bool:
+    def _failed(self, result: ReloadResult, message: str) -> ReloadResult:
         self._holder.fail(message)
-        self.reloads["failure"] += 1
+        self._metrics.policy_reloads.labels(result=result).inc()
+        self._metrics.policy_error.set(1)
         log.error("policy reload failed; the last good set keeps serving", extra={"error": message})
-        return False
+        return result
 
     async def _changed(self) -> bool:
         fingerprint = (folder_fingerprint(self._policy_dir), await self._registry_fingerprint())
@@ -98,7 +109,8 @@ class PolicyReloader:
         while True:
             await asyncio.sleep(self._poll_seconds)
             try:
-                if await self._changed():
+                # Until a first set is active (the database was away at start), keep trying.
+                if self._holder.current is None or await self._changed():
                     await self.reload()
             except Exception as exc:  # the database may be away; try again next round
                 log.warning("policy watch skipped a round: %s", type(exc).__name__)

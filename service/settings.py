@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     policy_poll_seconds: float = Field(default=2.0, ge=0)  # 0: reload only on SIGHUP / API
     log_level: str = "INFO"
 
+    # The decision log (one record per decision; never tokens or keys).
+    decision_log_stdout: bool = True
+    decision_log_file: Path | None = None
+    decision_log_file_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    decision_log_file_backups: int = Field(default=5, ge=0)
+    decision_log_database: bool = True
+    decision_log_retention_days: int = Field(default=30, ge=1)
+    decision_log_queue_size: int = Field(default=10_000, ge=1)
+    log_arguments: list[str] = Field(default_factory=list)  # argument names whose values are logged
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

@@ -118,3 +118,15 @@ def demo_tools() -> list[dict[str, Any]]:
     """The demo registry's tools/list entries."""
     tools: list[dict[str, Any]] = json.loads(DEMO_TOOLS.read_text())["tools"]
     return tools
+
+
+async def logged_decisions(app: Any) -> list[dict[str, Any]]:
+    """Flush the decision log and read back the rows it wrote to the database."""
+    from sqlalchemy import select
+
+    from service.store.models import DecisionLogRow
+
+    await app.state.decision_log.flush()
+    async with app.state.db_engine.connect() as conn:
+        rows = (await conn.execute(select(DecisionLogRow).order_by(DecisionLogRow.time))).all()
+    return [dict(row._mapping) for row in rows]

@@ -97,3 +97,28 @@ class Tool(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class DecisionLogRow(Base):
+    """One decision, as the decision log records it (no tokens, redacted arguments)."""
+
+    __tablename__ = "decision_log"
+    decision_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    principal_id: Mapped[str | None] = mapped_column(String(PRINCIPAL_ID), index=True)
+    issuer: Mapped[str] = mapped_column(Text, default="")
+    client_id: Mapped[str] = mapped_column(Text, default="")
+    method: Mapped[str] = mapped_column(String(NAME))
+    tool: Mapped[str | None] = mapped_column(String(NAME), index=True)
+    gateway: Mapped[str] = mapped_column(String(NAME))
+    decision: Mapped[str] = mapped_column(String(8), index=True)
+    code: Mapped[str | None] = mapped_column(String(32))
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    shadow: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    policy_version: Mapped[str] = mapped_column(String(80))
+    cached: Mapped[bool] = mapped_column(default=False)
+    latency_us: Mapped[int] = mapped_column()
+    caller: Mapped[str | None] = mapped_column(String(NAME))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    argument_names: Mapped[list[str]] = mapped_column(JSON)
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSON)

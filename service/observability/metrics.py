@@ -1,0 +1,78 @@
+"""Prometheus metrics, one registry per app (so tests and workers do not share state)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+# Decision latency buckets from 50 µs to 1 s: the interesting range for a PDP.
+LATENCY_BUCKETS = (
+    0.00005,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    1.0,
+)
+
+
+class Metrics:
+    """Every metric mcp-pdp exports."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.decisions = Counter(
+            "mcp_pdp_decisions", "Decisions made", ["decision", "code", "method"], registry=r
+        )
+        self.decision_latency = Histogram(
+            "mcp_pdp_decision_latency_seconds",
+            "Time to decide, from parsed request to answer",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.shadow = Counter(
+            "mcp_pdp_shadow_effects",
+            "Decisions a shadow policy would have decided",
+            ["would_be", "changed"],
+            registry=r,
+        )
+        self.cache = Counter(
+            "mcp_pdp_cache_lookups", "Decision cache lookups", ["level", "result"], registry=r
+        )
+        self.policy_reloads = Counter(
+            "mcp_pdp_policy_reloads", "Policy reload attempts", ["result"], registry=r
+        )
+        self.policy_version = Gauge(
+            "mcp_pdp_policy_active", "1 for the active policy version", ["version"], registry=r
+        )
+        self.policy_error = Gauge(
+            "mcp_pdp_policy_load_error", "1 while the last policy load failed", registry=r
+        )
+        self.jwks_fetches = Counter(
+            "mcp_pdp_jwks_fetches", "JWKS fetches", ["issuer", "result"], registry=r
+        )
+        self.store_errors = Counter(
+            "mcp_pdp_store_errors", "Errors reaching a store", ["store"], registry=r
+        )
+        self.log_dropped = Counter(
+            "mcp_pdp_decision_log_dropped", "Decision log entries dropped (queue full)", registry=r
+        )
+        self.log_written = Counter(
+            "mcp_pdp_decision_log_written", "Decision log entries written", ["sink"], registry=r
+        )
+
+    def active_version(self, version: str) -> None:
+        """Mark `version` as the only active policy version."""
+        self.policy_version.clear()
+        self.policy_version.labels(version=version).set(1)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)
