@@ -89,9 +89,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     else:
         snapshot = load_snapshot(settings.policy_dir, tools)
         summary = f"{len(snapshot.policies)} policies, {len(tools)} tools"
-    print(
-        f"mcp-pdp serving on http://{host}:{port} ({summary}); OpenAPI at /docs", file=sys.stderr
-    )
+    print(f"mcp-pdp serving on http://{host}:{port} ({summary}); OpenAPI at /docs", file=sys.stderr)
     uvicorn.run(
         "service.app:app_from_env",
         factory=True,
