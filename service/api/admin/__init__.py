@@ -10,6 +10,7 @@ from service.api.auth import require_admin
 AUTH_RESPONSES: dict[int | str, dict[str, str]] = {
     401: {"description": "no key, or an unknown or revoked key"},
     403: {"description": "a `decide` key"},
+    503: {"description": "the database is unavailable"},
 }
 
 
