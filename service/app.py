@@ -6,8 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.api import decisions, health, operations
+from service.api.admin import admin_router
 from service.api.errors import install_error_handlers
 from service.api.limits import BodyLimit
 from service.decisions import DecisionService
@@ -21,6 +24,7 @@ from service.policy_holder import PolicyHolder
 from service.reloader import PolicyReloader
 from service.settings import Settings
 from service.store.db import create_engine, session_factory
+from service.store.keys import ensure_bootstrap_key
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -55,12 +59,15 @@ def create_app(settings: Settings) -> FastAPI:
             # that is away only delays readiness: the watcher keeps trying.
             if await reloader.reload() == "invalid":
                 raise PolicyLoadError(holder.last_error or "policies could not be loaded")
+            if settings.bootstrap_admin_key is not None:
+                await bootstrap_admin_key(sessions, settings.bootstrap_admin_key.get_secret_value())
             reloader.start()
             decision_log.start()
             app.state.metrics = metrics
             app.state.reloader = reloader
             app.state.settings = settings
             app.state.db_engine = engine
+            app.state.sessions = sessions
             app.state.policies = holder
             app.state.decision_log = decision_log
             app.state.decisions = DecisionService(
@@ -87,10 +94,20 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(decisions.router)
     app.include_router(health.router)
     app.include_router(operations.router)
+    app.include_router(admin_router())
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestId)
     return app
+
+
+async def bootstrap_admin_key(sessions: async_sessionmaker[AsyncSession], raw: str) -> None:
+    """Store the configured admin key; replicas starting together may race, one wins."""
+    try:
+        async with sessions() as session, session.begin():
+            await ensure_bootstrap_key(session=session, raw=raw)
+    except IntegrityError:
+        pass  # another replica stored the same key first
 
 
 def app_from_env() -> FastAPI:

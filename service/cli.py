@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import json
 import os
 import sys
@@ -23,18 +22,10 @@ from service.engine.tools import ToolDefinitionError
 from service.settings import CONFIG_ENV, Settings, load_settings
 from service.store.db import create_engine, session_factory
 from service.store.errors import StoreError
+from service.store.keys import count_keys
 from service.store.tools import load_tools
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 async def in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
@@ -68,14 +59,25 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     host = args.host or settings.host
     port = args.port or settings.port
-    if not _is_loopback(host) and settings.require_caller_key is not False:
-        print(
-            f"refusing to serve on {host}: caller API keys are not available in this version, "
-            "so the decision API would be open to anyone who can reach it. Bind to 127.0.0.1, "
-            "or set MCP_PDP_REQUIRE_CALLER_KEY=false to accept that.",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+    # The app (and every worker) builds its settings from the environment; the
+    # bind address decides whether caller keys are required by default.
+    os.environ["MCP_PDP_HOST"] = host
+    settings = Settings()
+    if settings.bootstrap_admin_key is None:
+        keys = asyncio.run(in_session(settings, lambda s: count_keys(session=s)))
+        if keys == 0 and settings.require_caller_key:
+            print(
+                f"WARNING: serving on {host} with caller keys required, but no API key exists "
+                "and bootstrap_admin_key is unset: every decision and admin call will get 401. "
+                "Set MCP_PDP_BOOTSTRAP_ADMIN_KEY to create a first admin key.",
+                file=sys.stderr,
+            )
+        elif keys == 0:
+            print(
+                "note: no API key exists, so the admin API answers 401 to everyone; "
+                "set MCP_PDP_BOOTSTRAP_ADMIN_KEY to create a first admin key.",
+                file=sys.stderr,
+            )
     # Check policies first so an invalid set stops here with file:line, not a traceback.
     try:
         tools = asyncio.run(in_session(settings, lambda s: load_tools(session=s)))
@@ -106,7 +108,9 @@ def _tools_sync(args: argparse.Namespace, settings: Settings) -> int:
     from service.seed import read_json, sync_tools
 
     document = read_json(Path(args.file))
-    count = asyncio.run(in_session(settings, lambda s: sync_tools(session=s, document=document)))
+    count = asyncio.run(
+        in_session(settings, lambda s: sync_tools(session=s, document=document, actor="cli"))
+    )
     print(f"registered {count} tools")
     return EXIT_OK
 
@@ -115,7 +119,9 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
     from service.seed import apply_seed, read_json
 
     document = read_json(Path(args.file))
-    asyncio.run(in_session(settings, lambda s: apply_seed(session=s, document=document)))
+    asyncio.run(
+        in_session(settings, lambda s: apply_seed(session=s, document=document, actor="cli"))
+    )
     print(f"applied {args.file}")
     return EXIT_OK
 
@@ -127,7 +133,11 @@ def _roles_put(args: argparse.Namespace, settings: Settings) -> int:
         in_session(
             settings,
             lambda s: put_role(
-                session=s, name=args.name, description=args.description, parents=args.parent
+                session=s,
+                name=args.name,
+                description=args.description,
+                parents=args.parent,
+                actor="cli",
             ),
         )
     )
@@ -148,6 +158,7 @@ def _roles_assign(args: argparse.Namespace, settings: Settings) -> int:
                 role=args.role,
                 expires_at=expires,
                 reason=args.reason,
+                actor="cli",
             ),
         )
     )
@@ -167,7 +178,9 @@ def _attributes_set(args: argparse.Namespace, settings: Settings) -> int:
     asyncio.run(
         in_session(
             settings,
-            lambda s: set_attributes(session=s, principal_id=args.principal, changes=changes),
+            lambda s: set_attributes(
+                session=s, principal_id=args.principal, changes=changes, actor="cli"
+            ),
         )
     )
     print(f"attributes of {args.principal} updated")

@@ -50,7 +50,7 @@ class PolicyReloader:
         self._policy_dir = policy_dir
         self._sessions = sessions
         self._poll_seconds = poll_seconds
-        self._lock = asyncio.Lock()
+        self.lock = asyncio.Lock()  # held by every reload and registry change
         self._seen: tuple[str, str] | None = None
         self._task: asyncio.Task[None] | None = None
         self._metrics = metrics
@@ -68,7 +68,7 @@ class PolicyReloader:
         "invalid" and "unavailable" (the database could not be read) keep the
         last good set serving.
         """
-        async with self._lock:
+        async with self.lock:
             try:
                 # Remember what was tried, good or bad, so a broken file is reported
                 # once and the next edit triggers the next attempt.

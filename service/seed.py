@@ -23,14 +23,16 @@ def read_json(path: Path) -> Any:
         raise ValueError(f"{path}: {exc}") from exc
 
 
-async def sync_tools(*, session: AsyncSession, document: Any) -> int:
+async def sync_tools(*, session: AsyncSession, document: Any, actor: str = "seed") -> int:
     """Replace the tool registry with a `tools/list` result; returns the tool count."""
     tools = tools_from_list_result(document)
-    await replace_tools(session=session, tools=tools)
+    await replace_tools(session=session, tools=tools, actor=actor)
     return len(tools)
 
 
-async def apply_seed(*, session: AsyncSession, document: dict[str, Any]) -> None:
+async def apply_seed(
+    *, session: AsyncSession, document: dict[str, Any], actor: str = "seed"
+) -> None:
     """Apply roles (parents first), assignments and attributes; idempotent."""
     roles = document.get("roles", [])
     pending = {r["name"]: r for r in roles}
@@ -44,6 +46,7 @@ async def apply_seed(*, session: AsyncSession, document: dict[str, Any]) -> None
                 name=role["name"],
                 description=role.get("description", ""),
                 parents=role.get("parents", []),
+                actor=actor,
             )
             del pending[role["name"]]
     for item in document.get("assignments", []):
@@ -54,6 +57,9 @@ async def apply_seed(*, session: AsyncSession, document: dict[str, Any]) -> None
             role=item["role"],
             expires_at=datetime.fromisoformat(expires) if expires else None,
             reason=item.get("reason", "seed"),
+            actor=actor,
         )
     for principal_id, attributes in document.get("attributes", {}).items():
-        await set_attributes(session=session, principal_id=principal_id, changes=attributes)
+        await set_attributes(
+            session=session, principal_id=principal_id, changes=attributes, actor=actor
+        )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -16,6 +17,17 @@ from pydantic_settings import (
 )
 
 CONFIG_ENV = "MCP_PDP_CONFIG"
+MIN_BOOTSTRAP_KEY = 32
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback addresses: only this machine can connect."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class IssuerSettings(BaseModel):
@@ -72,6 +84,20 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("database_url must be a sqlite:// or postgresql+psycopg:// URL")
         return value
+
+    @field_validator("bootstrap_admin_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_BOOTSTRAP_KEY:
+            raise ValueError(f"bootstrap_admin_key must be at least {MIN_BOOTSTRAP_KEY} characters")
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_caller_keys(self) -> Settings:
+        # Unset means: required unless only this machine can reach the server.
+        if self.require_caller_key is None:
+            self.require_caller_key = not is_loopback(self.host)
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -6,6 +6,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,30 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         async with httpx.AsyncClient(transport=transport, base_url="http://pdp") as http:
             http.app = app  # type: ignore[attr-defined]
             yield http
+
+
+ADMIN_KEY = "test-bootstrap-admin-key-0123456789abcdef"
+
+
+@asynccontextmanager
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on an app built from `settings`, lifespan run."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://pdp") as http:
+            http.app = app  # type: ignore[attr-defined]
+            yield http
+
+
+@pytest.fixture
+async def admin(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on the demo app that sends the bootstrap admin key with every request."""
+    await load_demo(database_url)
+    settings = demo_settings(database_url, bootstrap_admin_key=ADMIN_KEY)
+    async with app_client(settings) as http:
+        http.headers["Authorization"] = f"Bearer {ADMIN_KEY}"
+        yield http
 
 
 def decision_body(**fields: Any) -> dict[str, Any]:

@@ -42,13 +42,13 @@ def server_env(database_url: str, policy_dir: Path, **settings: str) -> dict[str
 
 @contextmanager
 def running_server(
-    env: dict[str, str], log_path: Path
+    env: dict[str, str], log_path: Path, *extra_args: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Serve until the block ends; yields the base URL and the process."""
+    """Serve until the block ends; yields the base URL (always loopback) and the process."""
     port = free_port()
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [*CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+            [*CLI, "serve", "--port", str(port), *extra_args], env=env, stdout=log, stderr=log
         )
         base = f"http://127.0.0.1:{port}"
         try:

@@ -63,8 +63,27 @@ def test_invalid_policies_refuse_to_start(database_url: str, tmp_path: Path) -> 
     assert "nope" in done.stderr
 
 
-def test_serving_beyond_loopback_needs_an_explicit_choice(database_url: str) -> None:
-    env = {**os.environ, "MCP_PDP_DATABASE_URL": database_url}
-    done = run_cli(env, "serve", "--host", "0.0.0.0", "--port", str(free_port()))
-    assert done.returncode == 2
-    assert "refusing to serve on 0.0.0.0" in done.stderr
+def test_beyond_loopback_caller_keys_are_required_by_default(
+    database_url: str, tmp_path: Path
+) -> None:
+    admin_key = "k" * 40
+    env = server_env(database_url, POLICY_DIR, bootstrap_admin_key=admin_key)
+    for args in (("migrate",), ("tools", "sync", str(DEMO_TOOLS)), ("seed", str(DEMO_SEED))):
+        assert run_cli(env, *args).returncode == 0
+    body = {"claims": {"sub": "alice"}, "method": "tools/list"}
+    # Bound to every interface; the test itself talks to 127.0.0.1 only.
+    with running_server(env, tmp_path / "server.log", "--host", "0.0.0.0") as (base, _process):
+        assert httpx.post(f"{base}/v1/decisions", json=body).status_code == 401
+        created = httpx.post(
+            f"{base}/admin/v1/keys",
+            json={"name": "interceptor", "scope": "decide", "trusted_claims": True},
+            headers={"Authorization": f"Bearer {admin_key}"},
+        )
+        assert created.status_code in (200, 201), created.text
+        key = created.json()["key"]
+        answer = httpx.post(
+            f"{base}/v1/decisions", json=body, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert (answer.status_code, answer.json()["decision"]) == (200, "allow")
+    assert admin_key not in (tmp_path / "server.log").read_text()
+    assert key not in (tmp_path / "server.log").read_text()

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from service.api.deps import DecisionServiceDep
+from service.api.auth import CallerAccessDep, caller_access
+from service.api.deps import DecisionServiceDep, PoliciesDep
 from service.api.schemas import DecisionRequest, DecisionResponse
-from service.decisions import Identity, Outcome
-from service.engine.model import Action
+from service.decisions import NO_POLICY_VERSION, Identity, Outcome, new_decision_id
+from service.engine.model import Action, Decision
+from service.policy_holder import PolicyHolder
 
-router = APIRouter(prefix="/v1", tags=["decisions"])
+# On the router, so every /v1 route authenticates its caller when keys are required.
+router = APIRouter(prefix="/v1", tags=["decisions"], dependencies=[Depends(caller_access)])
+AUTH_RESPONSES: dict[int | str, dict[str, str]] = {
+    401: {"description": "`require_caller_key` is on and no valid key was sent"},
+    403: {"description": "`claims` sent with a key not flagged `trusted_claims`"},
+}
 
 
 def _action(body: DecisionRequest) -> Action:
@@ -40,8 +47,27 @@ def _response(outcome: Outcome) -> DecisionResponse:
     )
 
 
-@router.post("/decisions", response_model=DecisionResponse)
-async def decide(body: DecisionRequest, service: DecisionServiceDep) -> DecisionResponse:
-    """May this user make this MCP request? Allow or deny, with the reasons."""
+def _key_store_down(policies: PolicyHolder) -> Outcome:
+    version = policies.current.version if policies.current else NO_POLICY_VERSION
+    message = "the key store could not be read to authenticate the caller"
+    return Outcome(new_decision_id(), Decision.deny("store_unavailable", message, version), None)
+
+
+@router.post("/decisions", response_model=DecisionResponse, responses=AUTH_RESPONSES)
+async def decide(
+    body: DecisionRequest,
+    service: DecisionServiceDep,
+    access: CallerAccessDep,
+    policies: PoliciesDep,
+) -> DecisionResponse:
+    """May this user make this MCP request? Allow or deny, with the reasons.
+
+    While `require_caller_key` is on, send `Authorization: Bearer <key>` (scope
+    `decide` or `admin`); only keys made with `trusted_claims` may send `claims`.
+    """
+    if access.store_unavailable:
+        return _response(_key_store_down(policies))
+    if body.claims is not None:
+        access.check_claims()
     identity = Identity(token=body.token, claims=body.claims)
     return _response(await service.decide(identity, _action(body)))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.decisions import DecisionService
 from service.policy_holder import PolicyHolder
+from service.reloader import PolicyReloader
+from service.settings import Settings
 
 
 def _decision_service(request: Request) -> DecisionService:
@@ -26,6 +30,47 @@ def _db_engine(request: Request) -> AsyncEngine:
     return engine
 
 
+def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    return sessions
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _policy_lock(request: Request) -> asyncio.Lock:
+    # The reloader's lock: a registry change and a reload never interleave.
+    lock: asyncio.Lock = request.app.state.reloader.lock
+    return lock
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: commit when the route returns, roll back if it raises."""
+    async with _sessions(request)() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
 DecisionServiceDep = Annotated[DecisionService, Depends(_decision_service)]
 PoliciesDep = Annotated[PolicyHolder, Depends(_policies)]
 DbEngineDep = Annotated[AsyncEngine, Depends(_db_engine)]
+SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+PolicyLockDep = Annotated[asyncio.Lock, Depends(_policy_lock)]
+
+
+def _reloader(request: Request) -> PolicyReloader:
+    reloader: PolicyReloader = request.app.state.reloader
+    return reloader
+
+
+ReloaderDep = Annotated[PolicyReloader, Depends(_reloader)]
+# scope="function": the commit happens before the response is sent, so a write
+# is visible to the very next request, and a failed commit is the response.
+SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from service.store.errors import Conflict, NotFound
+from service.engine.errors import PolicyLoadError
+from service.engine.tools import ToolDefinitionError
+from service.store.errors import Conflict, Invalid, NotFound
+
+log = logging.getLogger("mcp_pdp.api")
 
 
 def _field(loc: tuple[object, ...] | list[object]) -> str:
@@ -35,16 +43,31 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
-async def _not_found(_request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=404)
+def _status(code: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handler(_request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    return handler
 
 
-async def _conflict(_request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=409)
+async def _integrity(_request: Request, exc: Exception) -> JSONResponse:
+    # Two writers raced on the same row; the loser's transaction was rolled back.
+    log.info("write conflict: %s", type(getattr(exc, "orig", exc)).__name__)
+    return JSONResponse({"detail": "a concurrent change won; retry"}, status_code=409)
+
+
+async def _database(_request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database error: %s", type(getattr(exc, "orig", exc)).__name__)
+    return JSONResponse({"detail": "the database is unavailable"}, status_code=503)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Map validation and store errors to 422, 404 and 409."""
+    """Map validation, store, policy and database errors to 422, 404, 409 and 503."""
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(NotFound, _not_found)
-    app.add_exception_handler(Conflict, _conflict)
+    app.add_exception_handler(NotFound, _status(404))
+    app.add_exception_handler(Conflict, _status(409))
+    app.add_exception_handler(Invalid, _status(422))
+    app.add_exception_handler(ToolDefinitionError, _status(422))
+    app.add_exception_handler(PolicyLoadError, _status(422))
+    app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(DBAPIError, _database)

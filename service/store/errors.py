@@ -12,4 +12,8 @@ class NotFound(StoreError):
 
 
 class Conflict(StoreError):
-    """The change would break an invariant (a role cycle, a role in use)."""
+    """The change collides with the current state (a role still in use)."""
+
+
+class Invalid(StoreError):
+    """The change is well-formed but not acceptable (a role cycle, an undeclared attribute)."""

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.engine.tools import Tool
-from service.store import models
+from service.store import audit, models
+
+
+def _fingerprints(tools: Iterable[Tool]) -> dict[str, str]:
+    """Tool name → short content hash: the audit log shows which tools changed, not MBs."""
+    return {
+        t.name: hashlib.sha256(
+            json.dumps(
+                [t.description, t.input_schema, t.annotations, list(t.tags)], sort_keys=True
+            ).encode()
+        ).hexdigest()[:16]
+        for t in tools
+    }
 
 
 async def load_tools(*, session: AsyncSession) -> list[Tool]:
@@ -17,8 +31,12 @@ async def load_tools(*, session: AsyncSession) -> list[Tool]:
     return [Tool(r.name, r.description, r.input_schema, r.annotations, tuple(r.tags)) for r in rows]
 
 
-async def replace_tools(*, session: AsyncSession, tools: Iterable[Tool]) -> None:
+async def replace_tools(
+    *, session: AsyncSession, tools: Iterable[Tool], actor: str = "system"
+) -> None:
     """Make the registry exactly `tools` (a `tools/list` result replaces the last one)."""
+    tools = list(tools)
+    before = _fingerprints(await load_tools(session=session))
     await session.execute(delete(models.Tool))
     session.add_all(
         models.Tool(
@@ -31,3 +49,13 @@ async def replace_tools(*, session: AsyncSession, tools: Iterable[Tool]) -> None
         for t in tools
     )
     await session.flush()
+    after = _fingerprints(tools)
+    await audit.record(
+        session=session,
+        actor=actor,
+        action="tools.put",
+        target_kind=audit.TOOLS,
+        target="registry",
+        before={"tools": before},
+        after={"tools": after},
+    )

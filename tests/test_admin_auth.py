@@ -1,0 +1,255 @@
+"""Who may call what: admin keys, decide keys, caller keys on the decision API."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from service.settings import Settings
+from service.store.db import sync_url
+from tests.conftest import ADMIN_KEY, app_client, decision_body, demo_settings
+
+PUBLIC = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+}
+PATH_VALUES = {"role": "analyst", "principal_id": "alice", "key_id": "0123456789abcdef"}
+
+
+def all_routes(app: object) -> list[tuple[str, set[str]]]:
+    """(path template, methods) of every route, through included routers."""
+    found: list[tuple[str, set[str]]] = []
+    for route in app.routes:  # type: ignore[attr-defined]
+        # Newer FastAPI keeps included routers as branches; older ones flatten them.
+        contexts = getattr(route, "effective_route_contexts", None)
+        for item in contexts() if contexts else [route]:
+            found.append((item.path, set(getattr(item, "methods", None) or ())))
+    documented = {path for path in app.openapi()["paths"]}  # type: ignore[attr-defined]
+    assert documented <= {path for path, _ in found}  # the walk misses nothing documented
+    return found
+
+
+def routes(app: object, prefix: str) -> list[tuple[str, str]]:
+    """(method, concrete path) of every API route under `prefix`."""
+    found = []
+    for template, methods in all_routes(app):
+        if template.startswith(prefix):
+            path = re.sub(r"{(\w+)(:\w+)?}", lambda m: PATH_VALUES[m.group(1)], template)
+            found.extend((method, path) for method in sorted(methods))
+    return found
+
+
+async def make_key(admin: httpx.AsyncClient, scope: str, trusted: bool = False) -> dict:
+    response = await admin.post(
+        "/admin/v1/keys", json={"name": f"{scope}-key", "scope": scope, "trusted_claims": trusted}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def test_every_route_is_public_admin_or_decision(admin: httpx.AsyncClient) -> None:
+    # A new route outside these prefixes must be added to PUBLIC on purpose.
+    paths = [path for path, _ in all_routes(admin.app)]  # type: ignore[attr-defined]
+    assert len(paths) >= 17
+    for path in paths:
+        assert path in PUBLIC or path.startswith(("/admin/v1/", "/v1/")), path
+
+
+async def test_every_admin_route_refuses_missing_wrong_and_decide_keys(
+    admin: httpx.AsyncClient,
+) -> None:
+    decide = await make_key(admin, "decide")
+    admin_routes = routes(admin.app, "/admin/v1")  # type: ignore[attr-defined]
+    assert len(admin_routes) >= 14
+    wrong = "mcppdp_0123456789abcdef_" + "x" * 43
+    for method, path in admin_routes:
+        for headers, status in [
+            ({"Authorization": ""}, 401),
+            (bearer("not-a-key"), 401),
+            (bearer(wrong), 401),
+            (bearer(ADMIN_KEY + "x"), 401),
+            ({"Authorization": f"Basic {ADMIN_KEY}"}, 401),
+            (bearer(decide["key"]), 403),
+        ]:
+            response = await admin.request(method, path, json={}, headers=headers)
+            assert response.status_code == status, (method, path, headers, response.text)
+            if status == 401:
+                assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_decision_routes_need_a_key_when_required(database_url: str) -> None:
+    from tests.conftest import load_demo
+
+    await load_demo(database_url)
+    settings = demo_settings(database_url, bootstrap_admin_key=ADMIN_KEY, require_caller_key=True)
+    async with app_client(settings) as http:
+        admin_headers = bearer(ADMIN_KEY)
+        created = await http.post(
+            "/admin/v1/keys", json={"name": "gw", "scope": "decide"}, headers=admin_headers
+        )
+        decide = created.json()["key"]
+        token_body = {"token": "eyJhbGciOiJub25lIn0.e30.", "method": "tools/list"}
+        v1_routes = routes(http.app, "/v1/")  # type: ignore[attr-defined]
+        assert ("POST", "/v1/decisions") in v1_routes
+        for method, path in v1_routes:
+            for headers in [{}, bearer("nope"), bearer(decide + "x")]:
+                response = await http.request(method, path, json=token_body, headers=headers)
+                assert response.status_code == 401, (path, headers)
+        allowed = await http.post("/v1/decisions", json=token_body, headers=bearer(decide))
+        assert allowed.status_code == 200
+        assert allowed.json()["code"] == "invalid_token"  # authenticated, then decided
+        as_admin = await http.post("/v1/decisions", json=token_body, headers=admin_headers)
+        assert as_admin.status_code == 200
+
+
+async def test_claims_need_a_trusted_key_when_keys_are_required(database_url: str) -> None:
+    from tests.conftest import load_demo
+
+    await load_demo(database_url)
+    settings = demo_settings(database_url, bootstrap_admin_key=ADMIN_KEY, require_caller_key=True)
+    async with app_client(settings) as http:
+        http.headers.update(bearer(ADMIN_KEY))
+        plain = (await http.post("/admin/v1/keys", json={"name": "a", "scope": "decide"})).json()
+        trusted = (
+            await http.post(
+                "/admin/v1/keys", json={"name": "b", "scope": "decide", "trusted_claims": True}
+            )
+        ).json()
+        body = decision_body(tool="docs___search", arguments={"query": "q"})
+        refused = await http.post("/v1/decisions", json=body, headers=bearer(plain["key"]))
+        assert refused.status_code == 403
+        assert "trusted" in refused.json()["detail"]
+        by_admin = await http.post("/v1/decisions", json=body)  # admin key, not trusted
+        assert by_admin.status_code == 403
+        accepted = await http.post("/v1/decisions", json=body, headers=bearer(trusted["key"]))
+        assert accepted.status_code == 200
+        assert accepted.json()["decision"] == "allow"
+
+
+async def test_without_required_keys_anyone_may_send_claims(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/decisions", json=decision_body(tool="docs___search", arguments={"query": "q"})
+    )
+    assert response.status_code == 200
+    assert response.json()["decision"] == "allow"
+
+
+@pytest.mark.parametrize(
+    ("host", "setting", "required"),
+    [
+        ("127.0.0.1", None, False),
+        ("localhost", None, False),
+        ("::1", None, False),
+        ("0.0.0.0", None, True),
+        ("10.1.2.3", None, True),
+        ("0.0.0.0", False, False),
+        ("127.0.0.1", True, True),
+    ],
+)
+def test_require_caller_key_defaults_from_the_bind_address(
+    host: str, setting: bool | None, required: bool
+) -> None:
+    assert Settings(host=host, require_caller_key=setting).require_caller_key is required
+
+
+def test_short_bootstrap_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 32"):
+        Settings(bootstrap_admin_key="changeme")
+
+
+async def test_key_is_shown_once_and_stored_hashed(
+    admin: httpx.AsyncClient, database_url: str
+) -> None:
+    created = await make_key(admin, "admin")
+    assert re.fullmatch(r"mcppdp_[0-9a-f]{16}_[A-Za-z0-9_\-]{43}", created["key"])
+    assert created["id"] in created["key"]
+    secret = created["key"].split("_", 2)[2]
+    listed = (await admin.get("/admin/v1/keys")).json()
+    assert created["id"] in [k["id"] for k in listed]
+    assert all("key" not in k and "secret_hash" not in k for k in listed)
+    engine = create_engine(sync_url(database_url))
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT * FROM api_keys")).mappings().all()
+        audit = conn.execute(text("SELECT before, after FROM audit_log")).all()
+    engine.dispose()
+    row = next(r for r in stored if r["id"] == created["id"])
+    assert row["secret_hash"] == hashlib.sha256(secret.encode()).hexdigest()
+    everything = repr(stored) + repr(audit)
+    assert secret not in everything and ADMIN_KEY not in everything
+    # The new key works for admin routes.
+    response = await admin.get("/admin/v1/roles", headers=bearer(created["key"]))
+    assert response.status_code == 200
+
+
+async def test_deleted_key_is_refused_at_once(admin: httpx.AsyncClient) -> None:
+    created = await make_key(admin, "admin")
+    assert (await admin.get("/admin/v1/keys", headers=bearer(created["key"]))).status_code == 200
+    assert (await admin.delete(f"/admin/v1/keys/{created['id']}")).status_code == 204
+    assert (await admin.get("/admin/v1/keys", headers=bearer(created["key"]))).status_code == 401
+    assert (await admin.delete(f"/admin/v1/keys/{created['id']}")).status_code == 404
+
+
+async def test_key_body_is_validated(admin: httpx.AsyncClient) -> None:
+    for body in [
+        {"name": "x", "scope": "root"},
+        {"name": "", "scope": "decide"},
+        {"name": "x" * 129, "scope": "decide"},
+        {"scope": "decide"},
+        {"name": "x", "scope": "decide", "secret": "mine"},
+    ]:
+        response = await admin.post("/admin/v1/keys", json=body)
+        assert response.status_code == 422, body
+
+
+async def test_bootstrap_key_survives_restart_and_rotates(database_url: str) -> None:
+    from tests.conftest import load_demo
+
+    await load_demo(database_url)
+    first, second = ADMIN_KEY, ADMIN_KEY.upper()
+    for _ in range(2):  # starting twice with the same key changes nothing
+        async with app_client(demo_settings(database_url, bootstrap_admin_key=first)) as http:
+            assert (await http.get("/admin/v1/roles", headers=bearer(first))).status_code == 200
+    async with app_client(demo_settings(database_url, bootstrap_admin_key=second)) as http:
+        assert (await http.get("/admin/v1/roles", headers=bearer(first))).status_code == 401
+        assert (await http.get("/admin/v1/roles", headers=bearer(second))).status_code == 200
+        audit = (await http.get("/admin/v1/audit", headers=bearer(second))).json()["entries"]
+    assert [e["action"] for e in audit if e["actor"] == "settings"] == ["key.bootstrap"] * 2
+
+
+async def test_key_store_down_is_a_deny_not_an_error(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from service.api import auth
+    from tests.conftest import load_demo
+
+    async def unreachable(**_: object) -> None:
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+    await load_demo(database_url)
+    settings = demo_settings(database_url, require_caller_key=True)
+    async with app_client(settings) as http:
+        monkeypatch.setattr(auth, "authenticate", unreachable)
+        body = decision_body(tool="docs___search", arguments={"query": "q"})
+        response = await http.post("/v1/decisions", json=body, headers=bearer("any-key"))
+        assert response.status_code == 200
+        assert (response.json()["decision"], response.json()["code"]) == (
+            "deny",
+            "store_unavailable",
+        )
+        admin_call = await http.get("/admin/v1/roles", headers=bearer("any-key"))
+        assert admin_call.status_code == 503
