@@ -11,7 +11,7 @@ from service.api import decisions, health
 from service.api.errors import install_error_handlers
 from service.api.limits import BodyLimit
 from service.decisions import DecisionService
-from service.identity.tokens import NoIssuers
+from service.identity.verifier import open_verifier
 from service.logging import configure_logging
 from service.policy_holder import PolicyHolder, compile_from_store
 from service.settings import Settings
@@ -33,10 +33,11 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.settings = settings
             app.state.db_engine = engine
             app.state.policies = holder
-            app.state.decisions = DecisionService(
-                policies=holder, sessions=sessions, verifier=NoIssuers(), issuers=settings.issuers
-            )
-            yield
+            async with open_verifier(settings) as verifier:
+                app.state.decisions = DecisionService(
+                    policies=holder, sessions=sessions, verifier=verifier, issuers=settings.issuers
+                )
+                yield
         finally:
             await engine.dispose()
 
