@@ -202,3 +202,13 @@ async def test_non_finite_and_odd_claims(idp: LoopbackIdP) -> None:
         assert await outcome(verifier, signed(key, json.dumps(claims))) == "ok"
         for body in (infinite, nan, listed_issuer, "[]", '"x"'):
             assert await outcome(verifier, signed(key, body)) == "invalid_token", body
+
+
+async def test_jwk_alg_binds_the_key(idp: LoopbackIdP) -> None:
+    # A key published for RS384 does not verify an RS256 token, though both are RSA.
+    key = SigningKeyPair("k5")
+    idp.extra_jwks = [key.jwk(alg="RS384")]
+    async with verifier_for(idp.settings(algorithms=["RS256", "RS384"])) as verifier:
+        assert await outcome(verifier, idp.token(key)) == "invalid_token"
+        key.alg = "RS384"
+        assert await outcome(verifier, idp.token(key)) == "ok"
