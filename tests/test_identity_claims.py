@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,3 +106,16 @@ def test_odd_expiry_never_breaks_the_mapping(exp: Any) -> None:
 def test_unusable_subject_is_invalid_token(subject: Any) -> None:
     with pytest.raises(InvalidToken):
         principal_from_claims({"sub": subject}, issuer())
+
+
+def test_documented_presets_are_valid_settings() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "identity.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", text, flags=re.DOTALL)
+    assert len(blocks) == 4  # Okta, Auth0, Entra ID, Cognito
+    prefixes = set()
+    for block in blocks:
+        document = tomllib.loads(re.sub(r"<[^>]+>", "x1", block))
+        (entry,) = Settings(**document).issuers
+        assert entry.verifies_tokens and entry.audiences
+        prefixes.add(entry.principal_prefix)
+    assert prefixes == {"okta", "auth0", "entra", "cognito"}
