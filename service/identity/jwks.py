@@ -134,11 +134,9 @@ class JwksCache:
         self._attempted_at = self._clock()
         try:
             keys = parse_jwks(await fetch_json(self._http, await self._resolve_jwks_uri()))
-        except KeysUnavailable as exc:
-            # Last good keys keep serving; an issuer outage must not deny every user.
-            log.warning(
-                "JWKS fetch failed", extra={"issuer": self._issuer, "error": str(exc)[:200]}
-            )
+        except Exception as exc:  # whatever the failure, the last good keys keep serving
+            reason = str(exc)[:200] if isinstance(exc, KeysUnavailable) else type(exc).__name__
+            log.warning("JWKS fetch failed", extra={"issuer": self._issuer, "error": reason})
             return
         self._keys = keys
         self._fetched_at = self._attempted_at
