@@ -159,3 +159,13 @@ async def test_tokens_never_reach_the_logs(database_url: str, idp: LoopbackIdP) 
     for token in tokens:
         assert token not in output
         assert token.split(".")[-1] not in output
+
+
+async def test_key_rotation_without_restart(database_url: str, idp: LoopbackIdP) -> None:
+    async with pdp(database_url, idp.settings(), jwks_min_refresh_seconds=0) as http:
+        assert (await decide(http, idp.token()))["decision"] == "allow"
+        rotated = idp.add_key("k2")
+        idp.published = [rotated]  # the old keys are withdrawn
+        body = await decide(http, idp.token(rotated))
+    assert (body["decision"], body["reasons"]) == ("allow", ["tools.cedar#analysts-read-tools"])
+    assert idp.fetches["/jwks.json"] == 2
