@@ -15,7 +15,7 @@ from service.api.errors import install_error_handlers
 from service.api.limits import BodyLimit
 from service.decisions import DecisionService
 from service.engine.errors import PolicyLoadError
-from service.identity.tokens import NoIssuers
+from service.identity.verifier import open_verifier
 from service.logging import configure_logging
 from service.observability.decision_log import DecisionLog
 from service.observability.metrics import Metrics
@@ -70,16 +70,17 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.sessions = sessions
             app.state.policies = holder
             app.state.decision_log = decision_log
-            app.state.decisions = DecisionService(
-                policies=holder,
-                sessions=sessions,
-                verifier=NoIssuers(),
-                issuers=settings.issuers,
-                metrics=metrics,
-                decision_log=decision_log,
-                log_arguments=frozenset(settings.log_arguments),
-            )
-            yield
+            async with open_verifier(settings, metrics.jwks_fetched) as verifier:
+                app.state.decisions = DecisionService(
+                    policies=holder,
+                    sessions=sessions,
+                    verifier=verifier,
+                    issuers=settings.issuers,
+                    metrics=metrics,
+                    decision_log=decision_log,
+                    log_arguments=frozenset(settings.log_arguments),
+                )
+                yield
         finally:
             await reloader.stop()
             await decision_log.stop()

@@ -7,6 +7,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -30,6 +31,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# Asymmetric algorithms only: an issuer publishes public keys, so HS* (and
+# `none`) could only ever be an attacker's choice.
+SIGNING_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+
+def check_key_url(name: str, url: str | None) -> str | None:
+    """Keys are fetched over https, or plain http on loopback only."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname or "")):
+        return url
+    raise ValueError(f"{name} must be an https:// URL (http:// only on loopback)")
+
+
 class IssuerSettings(BaseModel):
     """One trusted identity provider (`[[issuers]]`)."""
 
@@ -38,14 +56,41 @@ class IssuerSettings(BaseModel):
     discovery_url: str | None = None
     audiences: list[str] = Field(default_factory=list)
     algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
-    principal_prefix: str | None = None
+    principal_prefix: str | None = Field(default=None, pattern=r"^[^|]{1,64}$")
     subject_claim: str = "sub"
+    audience_claim: str = "aud"  # Cognito access tokens carry `client_id`, no `aud`
     roles_claim: str | None = "groups"
+    roles_map: dict[str, str] = Field(default_factory=dict)  # set: only these groups are roles
     scopes_claim: str = "scope"
     client_id_claim: str = "client_id"
     claims_to_attributes: dict[str, str] = Field(
         default_factory=lambda: {"email": "email", "name": "name", "client_id": "client_id"}
     )
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        bad = [a for a in value if a not in SIGNING_ALGORITHMS]
+        if bad or not value:
+            raise ValueError(
+                f"algorithms must be a non-empty subset of {sorted(SIGNING_ALGORITHMS)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _keys_and_audiences(self) -> IssuerSettings:
+        if self.jwks_uri and self.discovery_url:
+            raise ValueError("give one of jwks_uri or discovery_url, not both")
+        check_key_url("jwks_uri", self.jwks_uri)
+        check_key_url("discovery_url", self.discovery_url)
+        if self.verifies_tokens and not self.audiences:
+            raise ValueError(f"issuer {self.issuer!r}: audiences must name at least one audience")
+        return self
+
+    @property
+    def verifies_tokens(self) -> bool:
+        """Whether tokens of this issuer can be verified (it has a key source)."""
+        return bool(self.jwks_uri or self.discovery_url)
 
 
 class Settings(BaseSettings):
@@ -59,6 +104,10 @@ class Settings(BaseSettings):
     bootstrap_admin_key: SecretStr | None = None
     require_caller_key: bool | None = None  # None: on unless bound to loopback
     issuers: list[IssuerSettings] = Field(default_factory=list)
+    token_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    jwks_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    jwks_min_refresh_seconds: float = Field(default=30.0, ge=0)  # refetch on unknown kid
+    jwks_cache_seconds: float = Field(default=900.0, gt=0)  # refetch keys older than this
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -98,6 +147,18 @@ class Settings(BaseSettings):
         if self.require_caller_key is None:
             self.require_caller_key = not is_loopback(self.host)
         return self
+
+    @field_validator("issuers")
+    @classmethod
+    def _distinct_issuers(cls, value: list[IssuerSettings]) -> list[IssuerSettings]:
+        names = [i.issuer for i in value]
+        if len(set(names)) != len(names):
+            raise ValueError("each issuer may be configured once")
+        # Two issuers may hand out the same `sub`; distinct prefixes keep them apart.
+        prefixes = [i.principal_prefix for i in value]
+        if len(value) > 1 and (None in prefixes or len(set(prefixes)) != len(prefixes)):
+            raise ValueError("with several issuers, each needs its own principal_prefix")
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -70,4 +70,5 @@ async def decide(
     if body.claims is not None:
         access.check_claims()
     identity = Identity(token=body.token, claims=body.claims)
-    return _response(await service.decide(identity, _action(body)))
+    caller = access.caller.key_id if access.caller else None
+    return _response(await service.decide(identity, _action(body), caller=caller))

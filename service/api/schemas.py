@@ -37,7 +37,8 @@ class DecisionRequest(BaseModel):
         },
     )
 
-    token: str | None = Field(default=None, min_length=1, max_length=16384)
+    # An empty token is still a decision (deny `invalid_token`), so the gateway answers 401.
+    token: str | None = Field(default=None, max_length=16384)
     claims: dict[str, Any] | None = None
     method: str = Field(min_length=1, max_length=128)
     tool: str | None = Field(default=None, min_length=1, max_length=128)

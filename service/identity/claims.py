@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +13,7 @@ from service.store.roles import ROLE_NAME
 
 MAX_PRINCIPAL_ID = 256
 MAX_TAG_VALUE = 4096
+MAX_LONG = 2**63 - 1
 
 
 class InvalidToken(DecisionError):
@@ -35,6 +37,22 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+def _epoch(value: Any) -> int:
+    """A NumericDate claim as a Cedar Long; 0 when absent or not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return 0
+    return max(0, min(int(value), MAX_LONG))
+
+
+def _roles(claims: Mapping[str, Any], issuer: IssuerSettings) -> frozenset[str]:
+    """Roles from the groups claim: mapped through `roles_map` when it is set."""
+    groups = _strings(claims.get(issuer.roles_claim)) if issuer.roles_claim else []
+    if issuer.roles_map:
+        # An explicit map is an allow-list: an unmapped group grants nothing.
+        groups = [issuer.roles_map[g] for g in groups if g in issuer.roles_map]
+    return frozenset(g for g in groups if ROLE_NAME.fullmatch(g))
+
+
 def principal_from_claims(claims: Mapping[str, Any], issuer: IssuerSettings) -> Principal:
     """Build the principal the claims describe; InvalidToken when they name none."""
     subject = claims.get(issuer.subject_claim)
@@ -54,24 +72,19 @@ def principal_from_claims(claims: Mapping[str, Any], issuer: IssuerSettings) -> 
         for name, value in claims.items()
         if isinstance(value, str) and len(value) <= MAX_TAG_VALUE
     }
-    roles = frozenset(
-        r for r in _strings(claims.get(issuer.roles_claim or "")) if ROLE_NAME.fullmatch(r)
-    )
-    audience = claims.get("aud")
+    roles = _roles(claims, issuer)
+    audience = claims.get(issuer.audience_claim)
     if isinstance(audience, list):
         audience = next((a for a in audience if a in issuer.audiences), None) or (
             audience[0] if audience and isinstance(audience[0], str) else ""
         )
     client_id = claims.get(issuer.client_id_claim, claims.get("azp", ""))
-    expires = claims.get("exp", 0)
     token = TokenInfo(
         scopes=frozenset(_strings(claims.get(issuer.scopes_claim, claims.get("scp")))),
         client_id=client_id if isinstance(client_id, str) else "",
         issuer=claims["iss"] if isinstance(claims.get("iss"), str) else "",
         audience=audience if isinstance(audience, str) else "",
-        expires_at=int(expires)
-        if isinstance(expires, int | float) and not isinstance(expires, bool)
-        else 0,
+        expires_at=_epoch(claims.get("exp")),
     )
     return Principal(principal_id, attributes, tags, roles, token)
 

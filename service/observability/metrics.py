@@ -73,6 +73,10 @@ class Metrics:
         self.policy_version.clear()
         self.policy_version.labels(version=version).set(1)
 
+    def jwks_fetched(self, issuer: str, ok: bool) -> None:
+        """Count one JWKS fetch of `issuer`."""
+        self.jwks_fetches.labels(issuer=issuer, result="success" if ok else "failure").inc()
+
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
         return generate_latest(self.registry)
