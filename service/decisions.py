@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.engine.errors import DecisionError, StoreUnavailable
 from service.engine.evaluate import build_request, evaluate
 from service.engine.model import Action, Decision, Principal, StoredPrincipal
+from service.engine.policies import PolicySnapshot
 from service.identity.claims import issuer_for, principal_from_claims
 from service.identity.tokens import TokenVerifier
 from service.policy_holder import PolicyHolder
@@ -87,8 +88,18 @@ class DecisionService:
             log.exception("decision %s failed", decision_id)
             decision = Decision.deny("evaluation_error", type(exc).__name__, version)
         outcome = Outcome(decision_id, decision, principal.id if principal else None)
-        _log_decision(outcome, action, time.perf_counter() - started)
+        log_decision(outcome, action, time.perf_counter() - started)
         return outcome
+
+    @property
+    def snapshot(self) -> PolicySnapshot | None:
+        """The active policy snapshot; callers keep it for the whole request."""
+        return self._policies.current
+
+    async def subject(self, identity: Identity) -> tuple[Principal, StoredPrincipal]:
+        """Who the identity names and what the store holds for them; raises DecisionError."""
+        principal = await self._principal(identity)
+        return principal, await self._load(principal.id)
 
     async def _principal(self, identity: Identity) -> Principal:
         if identity.token is not None:
@@ -108,7 +119,7 @@ class DecisionService:
             raise StoreUnavailable("the role store could not be read") from exc
 
 
-def _log_decision(outcome: Outcome, action: Action, seconds: float) -> None:
+def log_decision(outcome: Outcome, action: Action, seconds: float) -> None:
     decision = outcome.decision
     # Argument values and tokens are never logged; argument names are.
     log.info(

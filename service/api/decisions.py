@@ -26,7 +26,7 @@ def _action(body: DecisionRequest) -> Action:
     )
 
 
-def _response(outcome: Outcome) -> DecisionResponse:
+def decision_response(outcome: Outcome) -> DecisionResponse:
     decision = outcome.decision
     return DecisionResponse(
         decision="allow" if decision.allowed else "deny",
@@ -44,4 +44,4 @@ def _response(outcome: Outcome) -> DecisionResponse:
 async def decide(body: DecisionRequest, service: DecisionServiceDep) -> DecisionResponse:
     """May this user make this MCP request? Allow or deny, with the reasons."""
     identity = Identity(token=body.token, claims=body.claims)
-    return _response(await service.decide(identity, _action(body)))
+    return decision_response(await service.decide(identity, _action(body)))

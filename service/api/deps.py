@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.decisions import DecisionService
 from service.policy_holder import PolicyHolder
+from service.settings import Settings
 
 
 def _decision_service(request: Request) -> DecisionService:
@@ -29,3 +30,11 @@ def _db_engine(request: Request) -> AsyncEngine:
 DecisionServiceDep = Annotated[DecisionService, Depends(_decision_service)]
 PoliciesDep = Annotated[PolicyHolder, Depends(_policies)]
 DbEngineDep = Annotated[AsyncEngine, Depends(_db_engine)]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
