@@ -26,7 +26,7 @@ from service.engine.model import Action
 router = APIRouter(prefix="/v1", tags=["decisions"])
 
 
-def _item(raw: dict[str, Any], body: BatchRequest) -> Action | DecisionError:
+def _item(raw: Any, body: BatchRequest) -> Action | DecisionError:
     try:
         item = BatchItem.model_validate(raw)
     except ValidationError as exc:

@@ -71,7 +71,7 @@ class BatchRequest(_Who):
     )
 
     # Items are checked one by one: a malformed item is a deny, not a 422.
-    requests: list[dict[str, Any]] = Field(min_length=1)
+    requests: list[Any] = Field(min_length=1)
 
 
 class BatchResponse(BaseModel):

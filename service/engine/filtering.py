@@ -51,13 +51,16 @@ class ToolVerdict:
     reasons: tuple[str, ...] = ()
 
 
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
+
+
 def cedar_uid(entity_type: str, entity_id: str) -> str:
-    """An entity uid in Cedar syntax, the form partial evaluation takes."""
-    escaped = "".join(
-        "\\\\" if ch == "\\" else '\\"' if ch == '"' else ch if ch.isprintable() else
-        f"\\u{{{ord(ch):x}}}"
-        for ch in entity_id
-    )  # fmt: skip
+    """An entity uid in Cedar's normalised syntax, the form partial evaluation takes.
+
+    Other control characters have no normalised spelling here; Cedar refuses
+    them and the tool is withheld (`evaluation_error`), which fails closed.
+    """
+    escaped = "".join(_ESCAPES.get(ch, ch) for ch in entity_id)
     return f'{NAMESPACE}::{entity_type}::"{escaped}"'
 
 
