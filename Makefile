@@ -28,13 +28,13 @@ test: $(STAMP)
 
 ## Lint and type-check the service.
 lint: $(STAMP)
-	$(BIN)/ruff check service tests migrations
-	$(BIN)/ruff format --check service tests migrations
+	$(BIN)/ruff check service tests migrations bench
+	$(BIN)/ruff format --check service tests migrations bench
 	$(BIN)/mypy
 
 fmt: $(STAMP)
-	$(BIN)/ruff format service tests migrations
-	$(BIN)/ruff check --fix service tests migrations
+	$(BIN)/ruff format service tests migrations bench
+	$(BIN)/ruff check --fix service tests migrations bench
 
 clean:
 	rm -rf $(VENV) mcp-pdp.db mcp-pdp.db-shm mcp-pdp.db-wal
