@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.api import decisions, health, operations
+from service.api import bulk, decisions, health, operations
 from service.api.admin import admin_router
 from service.api.errors import install_error_handlers
 from service.api.limits import BodyLimit
@@ -93,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(decisions.router)
+    app.include_router(bulk.router)
     app.include_router(health.router)
     app.include_router(operations.router)
     app.include_router(admin_router())

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.engine.errors import DecisionError, StoreUnavailable
 from service.engine.evaluate import build_request, evaluate
 from service.engine.model import Action, Decision, Principal, StoredPrincipal
+from service.engine.policies import PolicySnapshot
 from service.identity.claims import issuer_for, principal_from_claims
 from service.identity.tokens import TokenVerifier
 from service.observability.decision_log import DecisionLog
@@ -103,10 +104,11 @@ class DecisionService:
             log.exception("decision %s failed", decision_id)
             decision = Decision.deny("evaluation_error", type(exc).__name__, version)
         outcome = Outcome(decision_id, decision, principal)
-        self._record(outcome, action, time.perf_counter() - started, caller)
+        self.record(outcome, action, time.perf_counter() - started, caller)
         return outcome
 
-    def _record(self, outcome: Outcome, action: Action, seconds: float, caller: str | None) -> None:
+    def record(self, outcome: Outcome, action: Action, seconds: float, caller: str | None) -> None:
+        """Count the decision in metrics and queue its decision log record."""
         decision = outcome.decision
         verdict = "allow" if decision.allowed else "deny"
         self._metrics.decisions.labels(verdict, decision.code or "", action.method).inc()
@@ -118,6 +120,16 @@ class DecisionService:
         if self._decision_log is not None:
             entry = log_entry(outcome, action, seconds, caller, self._log_arguments)
             self._decision_log.record(entry)
+
+    @property
+    def snapshot(self) -> PolicySnapshot | None:
+        """The active policy snapshot; callers keep it for the whole request."""
+        return self._policies.current
+
+    async def subject(self, identity: Identity) -> tuple[Principal, StoredPrincipal]:
+        """Who the identity names and what the store holds for them; raises DecisionError."""
+        principal = await self._principal(identity)
+        return principal, await self._load(principal.id)
 
     async def _principal(self, identity: Identity) -> Principal:
         if identity.token is not None:

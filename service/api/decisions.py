@@ -33,7 +33,7 @@ def _action(body: DecisionRequest) -> Action:
     )
 
 
-def _response(outcome: Outcome) -> DecisionResponse:
+def decision_response(outcome: Outcome) -> DecisionResponse:
     decision = outcome.decision
     return DecisionResponse(
         decision="allow" if decision.allowed else "deny",
@@ -66,9 +66,9 @@ async def decide(
     `decide` or `admin`); only keys made with `trusted_claims` may send `claims`.
     """
     if access.store_unavailable:
-        return _response(_key_store_down(policies))
+        return decision_response(_key_store_down(policies))
     if body.claims is not None:
         access.check_claims()
     identity = Identity(token=body.token, claims=body.claims)
     caller = access.caller.key_id if access.caller else None
-    return _response(await service.decide(identity, _action(body), caller=caller))
+    return decision_response(await service.decide(identity, _action(body), caller=caller))

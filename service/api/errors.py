@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from service.api.limits import FieldError
 from service.engine.errors import PolicyLoadError
 from service.engine.tools import ToolDefinitionError
 from service.store.errors import Conflict, Invalid, NotFound
@@ -50,6 +51,12 @@ def _status(code: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]
     return handler
 
 
+async def _field_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FieldError)
+    detail = [{"field": exc.field, "message": exc.message, "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 async def _integrity(_request: Request, exc: Exception) -> JSONResponse:
     # Two writers raced on the same row; the loser's transaction was rolled back.
     log.info("write conflict: %s", type(getattr(exc, "orig", exc)).__name__)
@@ -64,6 +71,7 @@ async def _database(_request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Map validation, store, policy and database errors to 422, 404, 409 and 503."""
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(FieldError, _field_error)
     app.add_exception_handler(NotFound, _status(404))
     app.add_exception_handler(Conflict, _status(409))
     app.add_exception_handler(Invalid, _status(422))

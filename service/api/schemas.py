@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from service.engine.methods import TOOL_CALL
+from service.engine.methods import REQUIRED_FIELDS
 
 NAME_PATTERN = r"^[A-Za-z0-9_.:@\-]+$"
 
@@ -52,8 +52,9 @@ class DecisionRequest(BaseModel):
     def _one_identity_and_a_tool(self) -> DecisionRequest:
         if (self.token is None) == (self.claims is None):
             raise ValueError("give exactly one of `token` or `claims`")
-        if self.method == TOOL_CALL and self.tool is None:
-            raise ValueError("`tool` is required for tools/call")
+        needed = REQUIRED_FIELDS.get(self.method)
+        if needed and getattr(self, needed) is None:
+            raise ValueError(f"`{needed}` is required for {self.method}")
         return self
 
 

@@ -1,21 +1,25 @@
-"""One Cedar decision on a pre-parsed snapshot. Pure: no I/O."""
+"""Cedar decisions on a pre-parsed snapshot: one, or many for one principal. Pure: no I/O."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import cedarpy
 
 from service.engine.entities import build_entities
-from service.engine.errors import EvaluationError, UnknownMethod, UnknownTool
+from service.engine.errors import EvaluationError, InvalidArguments, UnknownMethod, UnknownTool
 from service.engine.input_types import convert
-from service.engine.methods import METHOD_GROUPS, NAMESPACE, TOOL_CALL
+from service.engine.methods import METHOD_GROUPS, NAMESPACE, REQUIRED_FIELDS, RESOURCES, TOOL_CALL
 from service.engine.model import Action, Decision, Principal, ShadowEffect, StoredPrincipal
+from service.engine.paths import paths_context, uri_facts
 from service.engine.policies import PolicySnapshot
 
 _ERRORED_POLICY = re.compile(r"policy `([^`]+)`")
+STEP_UP_ROUNDS = 3  # scope forbids behind scope forbids; more is a policy smell
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,18 @@ class CedarRequest:
 
     action_id: str
     context: dict[str, Any]
+
+
+def token_context(principal: Principal, scopes: Sequence[str] | None = None) -> dict[str, Any]:
+    """`context.token` for a principal, optionally with other scopes."""
+    token = principal.token
+    return {
+        "scopes": sorted(token.scopes if scopes is None else scopes),
+        "client_id": token.client_id,
+        "issuer": token.issuer,
+        "audience": token.audience,
+        "expires_at": token.expires_at,
+    }
 
 
 def build_request(
@@ -35,26 +51,47 @@ def build_request(
         value = getattr(action, key)
         if value is not None:
             request[key] = value
-    token = principal.token
-    context: dict[str, Any] = {
-        "token": {
-            "scopes": sorted(token.scopes),
-            "client_id": token.client_id,
-            "issuer": token.issuer,
-            "audience": token.audience,
-            "expires_at": token.expires_at,
-        },
-        "request": request,
-    }
+    context: dict[str, Any] = {"token": token_context(principal), "request": request}
+    needed = REQUIRED_FIELDS.get(action.method)
+    if needed and getattr(action, needed) is None:
+        if action.method == TOOL_CALL:
+            raise UnknownTool("tools/call names no tool")
+        raise InvalidArguments(f"{action.method} needs `{needed}`")
     if action.method == TOOL_CALL:
         tool = snapshot.tools.get(action.tool or "")
         if tool is None:
             raise UnknownTool(f"tool {action.tool!r} is not registered")
-        context["input"] = convert(tool.input_type, dict(action.arguments or {}))
+        arguments = convert(tool.input_type, dict(action.arguments or {}))
+        context["input"] = arguments
+        if tool.path_fields:
+            context["paths"] = paths_context(arguments, tool.path_fields)
         return CedarRequest(tool.name, context)
     if action.method not in METHOD_GROUPS:
         raise UnknownMethod(f"method {action.method!r} is not an MCP method mcp-pdp knows")
+    if RESOURCES in METHOD_GROUPS[action.method]:
+        context["uri"] = uri_facts(action.uri or "")
     return CedarRequest(action.method, context)
+
+
+def prepare_entities(
+    snapshot: PolicySnapshot, principal: Principal, stored: StoredPrincipal
+) -> cedarpy.Entities:
+    """Parse the principal's entities once, with the schema's action entities."""
+    document = json.dumps(build_entities(principal, stored, snapshot.user_attributes))
+    try:
+        return cedarpy.Entities.from_json_str(document, snapshot.schema)
+    except ValueError as exc:
+        raise EvaluationError(f"entities: {exc}") from exc
+
+
+def cedar_request(principal: Principal, request: CedarRequest, gateway: str) -> dict[str, Any]:
+    """The request dict cedarpy takes."""
+    return {
+        "principal": {"type": f"{NAMESPACE}::User", "id": principal.id},
+        "action": {"type": f"{NAMESPACE}::Action", "id": request.action_id},
+        "resource": {"type": f"{NAMESPACE}::Gateway", "id": gateway},
+        "context": request.context,
+    }
 
 
 def evaluate(
@@ -64,44 +101,92 @@ def evaluate(
     request: CedarRequest,
     gateway: str,
 ) -> Decision:
-    """Evaluate with Cedar and turn its answer into a Decision (fail closed).
-
-    With `@mode("shadow")` policies loaded, the request is evaluated a second
-    time with them enforced; that would-be outcome is attached, never used.
-    """
-    entities = build_entities(principal, stored, snapshot.user_attributes)
-    cedar_request = {
-        "principal": {"type": f"{NAMESPACE}::User", "id": principal.id},
-        "action": {"type": f"{NAMESPACE}::Action", "id": request.action_id},
-        "resource": {"type": f"{NAMESPACE}::Gateway", "id": gateway},
-        "context": request.context,
-    }
-    decision = _evaluate_with(snapshot.policy_set, snapshot, principal, cedar_request, entities)
-    if snapshot.shadow_set is None:
-        return decision
-    try:
-        would_be = _evaluate_with(snapshot.shadow_set, snapshot, principal, cedar_request, entities)
-    except EvaluationError:
-        return decision
-    shadow_ids = tuple(r for r in would_be.reasons if snapshot.policies[r].shadow)
-    if shadow_ids or would_be.allowed != decision.allowed:
-        return replace(decision, shadow=ShadowEffect(would_be.allowed, shadow_ids))
-    return decision
+    """Evaluate one request with Cedar and turn its answer into a Decision (fail closed)."""
+    entities = prepare_entities(snapshot, principal, stored)
+    return evaluate_many(snapshot, principal, entities, [(request, gateway)])[0]
 
 
-def _evaluate_with(
-    policy_set: cedarpy.PolicySet,
+def evaluate_many(
     snapshot: PolicySnapshot,
     principal: Principal,
-    cedar_request: dict[str, Any],
-    entities: list[dict[str, Any]],
-) -> Decision:
-    result = cedarpy.is_authorized(cedar_request, policy_set, entities, schema=snapshot.schema)
+    entities: cedarpy.Entities,
+    requests: Sequence[tuple[CedarRequest, str]],
+) -> list[Decision]:
+    """Evaluate requests of one principal in one Cedar batch; answers in order."""
+    cedar_requests = [cedar_request(principal, r, gateway) for r, gateway in requests]
+    results = _authorize(snapshot, snapshot.policy_set, entities, cedar_requests)
+    decisions = []
+    for cedar, result in zip(cedar_requests, results, strict=True):
+        decision = _interpret(snapshot, result)
+        if not decision.allowed and decision.reasons:
+            scopes = _step_up(snapshot, principal, entities, cedar, decision)
+            decision = replace(decision, required_scopes=scopes)
+        decisions.append(decision)
+    if snapshot.shadow_set is not None:
+        decisions = _with_shadow(snapshot, snapshot.shadow_set, entities, cedar_requests, decisions)
+    return decisions
+
+
+def _with_shadow(
+    snapshot: PolicySnapshot,
+    shadow_set: cedarpy.PolicySet,
+    entities: cedarpy.Entities,
+    requests: list[dict[str, Any]],
+    decisions: list[Decision],
+) -> list[Decision]:
+    """Attach what `@mode("shadow")` policies would have decided; never change a decision."""
+    results = _authorize(snapshot, shadow_set, entities, requests)
+    attached = []
+    for decision, result in zip(decisions, results, strict=True):
+        would_be = _interpret(snapshot, result)
+        shadow_ids = tuple(
+            r for r in would_be.reasons if r in snapshot.policies and snapshot.policies[r].shadow
+        )
+        if would_be.code != "evaluation_error" and (
+            shadow_ids or would_be.allowed != decision.allowed
+        ):
+            decision = replace(decision, shadow=ShadowEffect(would_be.allowed, shadow_ids))
+        attached.append(decision)
+    return attached
+
+
+def _authorize(
+    snapshot: PolicySnapshot,
+    policy_set: cedarpy.PolicySet,
+    entities: cedarpy.Entities,
+    requests: list[dict[str, Any]],
+) -> list[cedarpy.AuthzResult | None]:
+    try:
+        batch: list[cedarpy.AuthzResult | None] = list(
+            cedarpy.is_authorized_batch(requests, policy_set, entities, snapshot.schema)
+        )
+        return batch
+    except ValueError:
+        # One malformed request fails the whole batch: redo them one by one.
+        return [_authorize_one(snapshot, entities, r, policy_set) for r in requests]
+
+
+def _authorize_one(
+    snapshot: PolicySnapshot,
+    entities: cedarpy.Entities,
+    request: dict[str, Any],
+    policy_set: cedarpy.PolicySet | None = None,
+) -> cedarpy.AuthzResult | None:
+    policies = snapshot.policy_set if policy_set is None else policy_set
+    try:
+        return cedarpy.is_authorized(request, policies, entities, schema=snapshot.schema)
+    except ValueError:
+        return None
+
+
+def _interpret(snapshot: PolicySnapshot, result: cedarpy.AuthzResult | None) -> Decision:
+    version = snapshot.version
+    if result is None:
+        return Decision.deny("evaluation_error", "Cedar refused the request", version)
     errors = tuple(result.diagnostics.errors)
     reasons = tuple(result.diagnostics.reasons)
-    version = snapshot.version
     if result.decision == cedarpy.Decision.NoDecision:
-        raise EvaluationError("; ".join(errors) or "Cedar reached no decision")
+        return Decision.deny("evaluation_error", "; ".join(errors) or "no decision", version)
     if result.decision == cedarpy.Decision.Allow:
         # Cedar skips a policy that errors; for a forbid that would turn a
         # deny into an allow, so an erroring forbid denies here.
@@ -115,11 +200,39 @@ def _evaluate_with(
         return Decision(True, version, reasons, errors)
     if not reasons:
         return Decision(False, version, (), errors, "evaluation_error" if errors else "no_policy")
-    missing = {
-        s for r in reasons if r in snapshot.policies for s in snapshot.policies[r].required_scopes
-    }
-    scopes = tuple(sorted(missing | principal.token.scopes)) if missing else ()
-    return Decision(False, version, reasons, errors, None, scopes)
+    return Decision(False, version, reasons, errors)
+
+
+def _step_up(
+    snapshot: PolicySnapshot,
+    principal: Principal,
+    entities: cedarpy.Entities,
+    request: dict[str, Any],
+    decision: Decision,
+) -> tuple[str, ...]:
+    """The scopes to ask for when more scopes would turn this deny into an allow.
+
+    Only a deny whose every forbid names `@required_scope` qualifies, and only when
+    the same request with those scopes added is allowed: asking the user to
+    step up for a call that stays denied helps nobody.
+    """
+    scopes = set(principal.token.scopes)
+    reasons = decision.reasons
+    for _ in range(STEP_UP_ROUNDS):
+        infos = [snapshot.policies.get(r) for r in reasons]
+        if not infos or any(i is None or not i.required_scopes for i in infos):
+            return ()
+        missing = {s for i in infos if i is not None for s in i.required_scopes} - scopes
+        if not missing:
+            return ()  # the scopes are there and the policy still forbids
+        scopes |= missing
+        token = {**request["context"]["token"], "scopes": sorted(scopes)}
+        retry = {**request, "context": {**request["context"], "token": token}}
+        again = _interpret(snapshot, _authorize_one(snapshot, entities, retry))
+        if again.allowed:
+            return tuple(sorted(scopes))
+        reasons = again.reasons
+    return ()
 
 
 def _effect(snapshot: PolicySnapshot, policy_id: str) -> str | None:

@@ -7,6 +7,8 @@ boolean → Bool, array → Set, object → record. `"type": [T, "null"]` is an
 optional T. Constructs Cedar cannot type (anyOf, $ref, untyped) are left out of
 `context.input`: policies cannot see them, and their values are not passed.
 Arguments a tool does not declare are refused (`invalid_arguments`).
+Path-like string arguments keep their raw value here and also get a normalised
+record in `context.paths` (see `service/engine/paths.py`).
 """
 
 from __future__ import annotations

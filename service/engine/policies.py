@@ -42,6 +42,11 @@ class PolicyInfo:
     line: int
     effect: str
     annotations: Mapping[str, str]
+    # The action scope: op ("All", "==", "in") and the action ids it names, and
+    # whether a condition looks at `action`; the tool filter groups tools by them.
+    action_op: str = "All"
+    action_ids: frozenset[str] = frozenset()
+    conditions_use_action: bool = True
 
     @property
     def shadow(self) -> bool:
@@ -127,7 +132,7 @@ def compile_policies(
                     f"duplicate policy id {policy_id}", file=source.name, line=line
                 )
             infos[policy_id] = PolicyInfo(
-                policy_id, source.name, line, policy["effect"], annotations
+                policy_id, source.name, line, policy["effect"], annotations, *_action_scope(policy)
             )
             est_policies[policy_id] = policy
 
@@ -149,6 +154,13 @@ def compile_policies(
 def _policy_set(policies: dict[str, Any]) -> cedarpy.PolicySet:
     document = {"staticPolicies": policies, "templates": {}, "templateLinks": []}
     return cedarpy.PolicySet.from_json_str(json.dumps(document))
+
+
+def _action_scope(policy: dict[str, Any]) -> tuple[str, frozenset[str], bool]:
+    scope = policy.get("action") or {}
+    named = [scope["entity"]] if "entity" in scope else scope.get("entities", [])
+    uses_action = '{"Var": "action"}' in json.dumps(policy.get("conditions", []))
+    return scope.get("op", "All"), frozenset(e["id"] for e in named), uses_action
 
 
 def _validate(files: list[PolicyFile], schema: cedarpy.Schema, infos: list[PolicyInfo]) -> None:

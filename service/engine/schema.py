@@ -7,7 +7,8 @@ import re
 from collections.abc import Iterable
 
 from service.engine.cedar_text import namespace_body_end
-from service.engine.methods import GROUPS, METHOD_GROUPS, NAMESPACE
+from service.engine.methods import GROUPS, METHOD_GROUPS, NAMESPACE, RESOURCES
+from service.engine.paths import PATH_FACTS_TYPE, URI_FACTS_TYPE
 from service.engine.tools import Tool
 
 _APPLIES = "principal: [User], resource: [Gateway]"
@@ -31,11 +32,20 @@ def generated_actions(tools: Iterable[Tool]) -> str:
     tools = sorted(tools, key=lambda t: t.name)
     groups = sorted(set(GROUPS) | {tag for t in tools for tag in t.tags})
     parts = [f"  action {', '.join(json.dumps(g) for g in groups)};\n"]
-    method_context = "{token: Token, request: RequestInfo}"
     for method, method_groups in sorted(METHOD_GROUPS.items()):
-        parts.append(_action(method, method_groups, method_context))
+        uri = f"uri: {URI_FACTS_TYPE}, " if RESOURCES in method_groups else ""
+        parts.append(_action(method, method_groups, f"{{{uri}token: Token, request: RequestInfo}}"))
     for tool in tools:
-        context = f"{{input: {tool.input_type.to_cedar()}, token: Token, request: RequestInfo}}"
+        paths = ""
+        if tool.path_fields:
+            fields = ", ".join(
+                f"{json.dumps(name)}{'' if required else '?'}: {PATH_FACTS_TYPE}"
+                for name, required in sorted(tool.path_fields.items())
+            )
+            paths = f"paths: {{{fields}}}, "
+        context = (
+            f"{{input: {tool.input_type.to_cedar()}, {paths}token: Token, request: RequestInfo}}"
+        )
         parts.append(_action(tool.name, tool.groups, context))
     return "".join(parts)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from service.engine.input_types import EMPTY_RECORD, CedarType, from_json_schema
@@ -13,6 +14,7 @@ from service.engine.methods import (
     READ_ONLY_TOOLS,
     RESERVED_ACTIONS,
 )
+from service.engine.paths import path_arguments
 
 # MCP's tool name charset (SEP-986): what an action id may be.
 TOOL_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
@@ -34,11 +36,21 @@ class Tool:
     annotations: dict[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def input_type(self) -> CedarType:
         """The Cedar type of `context.input` for this tool (a record, maybe empty)."""
         typ = from_json_schema(self.input_schema)
         return typ if typ is not None and typ.kind == "Record" else EMPTY_RECORD
+
+    @cached_property
+    def path_fields(self) -> dict[str, bool]:
+        """Path-like arguments (→ required) that get a record in `context.paths`."""
+        strings = {
+            name: required
+            for name, (typ, required) in self.input_type.attributes.items()
+            if typ.kind == "String" and typ.enum is None
+        }
+        return path_arguments(self.input_schema, strings)
 
     @property
     def groups(self) -> tuple[str, ...]:

@@ -1,0 +1,157 @@
+"""Which tools could this principal call? Cedar partial evaluation, arguments unknown.
+
+For each tool Cedar evaluates the principal's request with `context.input` (and
+`context.paths`) left unknown, everything else known: the principal and its
+roles, the token, the request facts. Cedar then answers
+
+- Allow: some permit holds whatever the arguments and no forbid can apply;
+- Deny: a forbid holds whatever the arguments, or no permit can hold;
+- NoDecision: the answer depends on the arguments; the residual policies say how.
+
+A tool is listed on Allow, and on NoDecision when a permit is satisfied or left
+as a residual (it may hold for some arguments) and no forbid errors. Listing
+over-approximates: a residual permit like `context.input.amount < 0 &&
+context.input.amount > 9` is never true, yet lists its tool. It never
+under-approximates, so the filter does not hide a tool a call could use, and a
+listed tool is still decided per call. Partial evaluation is an experimental
+Cedar feature; tests compare it with concrete decisions on sampled arguments.
+
+Cost: tools whose action scopes match the same policies (and whose conditions
+do not look at `action`) get the same answer, so Cedar runs once per such
+class, not once per tool: 500 tools behind a handful of group policies take a
+handful of evaluations.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import cedarpy
+
+from service.engine.evaluate import token_context
+from service.engine.methods import NAMESPACE
+from service.engine.model import Principal
+from service.engine.policies import PolicySnapshot
+
+_UNKNOWN_INPUT = {"__extn": {"fn": "unknown", "arg": "input"}}
+_UNKNOWN_PATHS = {"__extn": {"fn": "unknown", "arg": "paths"}}
+_ERRORED_POLICY = re.compile(r"policy `([^`]+)`")
+
+
+@dataclass(frozen=True)
+class ToolVerdict:
+    """Whether one tool is listed, and why not when it is withheld."""
+
+    name: str
+    listed: bool
+    code: str | None = None
+    reasons: tuple[str, ...] = ()
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
+
+
+def cedar_uid(entity_type: str, entity_id: str) -> str:
+    """An entity uid in Cedar's normalised syntax, the form partial evaluation takes.
+
+    Other control characters have no normalised spelling here; Cedar refuses
+    them and the tool is withheld (`evaluation_error`), which fails closed.
+    """
+    escaped = "".join(_ESCAPES.get(ch, ch) for ch in entity_id)
+    return f'{NAMESPACE}::{entity_type}::"{escaped}"'
+
+
+def filter_tools(
+    snapshot: PolicySnapshot,
+    principal: Principal,
+    entities: cedarpy.Entities,
+    names: Iterable[str],
+    gateway: str,
+    request_facts: dict[str, Any],
+) -> list[ToolVerdict]:
+    """One verdict per tool name, in order, all on one parsed entity set."""
+    base = {"token": token_context(principal), "request": request_facts}
+    principal_uid = cedar_uid("User", principal.id)
+    resource_uid = cedar_uid("Gateway", gateway)
+    verdicts = []
+    answered: dict[tuple[object, ...], ToolVerdict] = {}
+    for name in names:
+        tool = snapshot.tools.get(name)
+        if tool is None:
+            verdicts.append(ToolVerdict(name, False, "unknown_tool"))
+            continue
+        key = _class_key(snapshot, name, tool.groups, bool(tool.path_fields))
+        known = answered.get(key)
+        if known is not None:
+            verdicts.append(replace(known, name=name))
+            continue
+        context = {**base, "input": _UNKNOWN_INPUT}
+        if tool.path_fields:
+            context["paths"] = _UNKNOWN_PATHS
+        request = {
+            "principal": principal_uid,
+            "action": cedar_uid("Action", name),
+            "resource": resource_uid,
+            "context": context,
+        }
+        # No schema here: Cedar cannot validate a context holding unknowns. The
+        # entities were validated when parsed, and carry the schema's actions.
+        try:
+            result = cedarpy.is_authorized_partial(request, snapshot.policy_set, entities)
+            verdict = _verdict(snapshot, name, result)
+        except ValueError:
+            verdict = ToolVerdict(name, False, "evaluation_error")
+        answered[key] = verdict
+        verdicts.append(verdict)
+    return verdicts
+
+
+def _class_key(
+    snapshot: PolicySnapshot, name: str, groups: tuple[str, ...], has_paths: bool
+) -> tuple[object, ...]:
+    """Tools with equal keys get equal verdicts: the same policies apply, the same way."""
+    ancestors = {name, *groups}
+    matching = []
+    for info in snapshot.policies.values():
+        if info.action_op == "All":
+            hit = True
+        elif info.action_op in ("==", "in"):
+            names = ancestors if info.action_op == "in" else {name}
+            hit = not info.action_ids.isdisjoint(names)
+        else:
+            return ("tool", name)  # a scope we do not understand: no sharing
+        if hit:
+            if info.conditions_use_action:
+                return ("tool", name)
+            matching.append(info.id)
+    return ("class", has_paths, frozenset(matching))
+
+
+def _verdict(
+    snapshot: PolicySnapshot, name: str, result: cedarpy.PartialAuthzResult
+) -> ToolVerdict:
+    diagnostics = result.diagnostics
+    errors = list(diagnostics.errors)
+    failed = {m.group(1) for e in errors if (m := _ERRORED_POLICY.search(e))}
+    if any(_effect(snapshot, p) != "permit" for p in failed) or (errors and not failed):
+        # An erroring forbid denies every concrete call; an error naming no
+        # policy means the request itself was refused.
+        return ToolVerdict(name, False, "evaluation_error")
+    satisfied = list(diagnostics.reasons)
+    if result.decision == cedarpy.Decision.Allow:
+        return ToolVerdict(name, True)
+    if result.decision == cedarpy.Decision.Deny:
+        forbids = tuple(sorted(p for p in satisfied if _effect(snapshot, p) == "forbid"))
+        return ToolVerdict(name, False, None if forbids else "no_policy", forbids)
+    maybe = set(satisfied) | set(diagnostics.nontrivial_residuals)
+    if any(_effect(snapshot, p) == "permit" for p in maybe):
+        return ToolVerdict(name, True)
+    return ToolVerdict(name, False, "no_policy")
+
+
+def _effect(snapshot: PolicySnapshot, policy_id: str) -> str | None:
+    info = snapshot.policies.get(policy_id)
+    return info.effect if info else None
