@@ -28,14 +28,15 @@ test: $(STAMP)
 
 ## Lint and type-check the service.
 lint: $(STAMP)
-	$(BIN)/ruff check service tests migrations
-	$(BIN)/ruff format --check service tests migrations
+	$(BIN)/ruff check service tests migrations deploy
+	$(BIN)/ruff format --check service tests migrations deploy
 	$(BIN)/mypy
+	$(BIN)/mypy --strict deploy/agentcore
 	$(BIN)/mcp-pdp fmt --check
 
 fmt: $(STAMP)
-	$(BIN)/ruff format service tests migrations
-	$(BIN)/ruff check --fix service tests migrations
+	$(BIN)/ruff format service tests migrations deploy
+	$(BIN)/ruff check --fix service tests migrations deploy
 
 clean:
 	rm -rf $(VENV) mcp-pdp.db mcp-pdp.db-shm mcp-pdp.db-wal
