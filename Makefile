@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt demo-data clean
+.PHONY: run test lint fmt demo-data clean deploy-check deploy-lock
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,20 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff format service tests migrations deploy
 	$(BIN)/ruff check --fix service tests migrations deploy
+
+DEPLOY_STAMP := $(VENV)/.installed-deploy
+
+$(DEPLOY_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,deploy]'
+	touch $(DEPLOY_STAMP)
+
+## Lint the Dockerfile and scripts, render the Helm chart and validate it against Kubernetes schemas.
+deploy-check: $(DEPLOY_STAMP)
+	$(BIN)/python deploy/check.py
+
+## Pin the image's dependencies (deploy/requirements.txt) to what pyproject.toml resolves to now.
+deploy-lock: $(STAMP)
+	$(BIN)/python deploy/pin_requirements.py
 
 clean:
 	rm -rf $(VENV) mcp-pdp.db mcp-pdp.db-shm mcp-pdp.db-wal
