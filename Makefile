@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt demo-data clean
+.PHONY: run test lint fmt demo-data clean deploy-check deploy-lock
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,14 +28,29 @@ test: $(STAMP)
 
 ## Lint and type-check the service.
 lint: $(STAMP)
-	$(BIN)/ruff check service tests migrations bench
-	$(BIN)/ruff format --check service tests migrations bench
+	$(BIN)/ruff check service tests migrations bench deploy
+	$(BIN)/ruff format --check service tests migrations bench deploy
 	$(BIN)/mypy
+	$(BIN)/mypy --strict deploy/agentcore
 	$(BIN)/mcp-pdp fmt --check
 
 fmt: $(STAMP)
-	$(BIN)/ruff format service tests migrations bench
-	$(BIN)/ruff check --fix service tests migrations bench
+	$(BIN)/ruff format service tests migrations bench deploy
+	$(BIN)/ruff check --fix service tests migrations bench deploy
+
+DEPLOY_STAMP := $(VENV)/.installed-deploy
+
+$(DEPLOY_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,deploy]'
+	touch $(DEPLOY_STAMP)
+
+## Lint the Dockerfile and scripts, render the Helm chart and validate it against Kubernetes schemas.
+deploy-check: $(DEPLOY_STAMP)
+	$(BIN)/python deploy/check.py
+
+## Pin the image's dependencies (deploy/requirements.txt) to what pyproject.toml resolves to now.
+deploy-lock: $(STAMP)
+	$(BIN)/python deploy/pin_requirements.py
 
 clean:
 	rm -rf $(VENV) mcp-pdp.db mcp-pdp.db-shm mcp-pdp.db-wal
