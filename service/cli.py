@@ -19,6 +19,7 @@ from service.cli_policies import add_commands as add_policy_commands
 from service.engine.errors import PolicyLoadError
 from service.engine.policies import load_snapshot
 from service.engine.tools import ToolDefinitionError
+from service.reloader import EMPTY_REGISTRY
 from service.settings import CONFIG_ENV, Settings, load_settings
 from service.store.db import create_engine, session_factory
 from service.store.errors import StoreError
@@ -89,8 +90,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         summary = "policies pending"
     else:
-        snapshot = load_snapshot(settings.policy_dir, tools)
-        summary = f"{len(snapshot.policies)} policies, {len(tools)} tools"
+        try:
+            snapshot = load_snapshot(settings.policy_dir, tools)
+        except PolicyLoadError as exc:
+            if tools:
+                raise
+            print(f"warning: {exc}; {EMPTY_REGISTRY}", file=sys.stderr)
+            summary = "policies pending: /readyz stays 503 until tools are registered"
+        else:
+            summary = f"{len(snapshot.policies)} policies, {len(tools)} tools"
     print(f"mcp-pdp serving on http://{host}:{port} ({summary}); OpenAPI at /docs", file=sys.stderr)
     uvicorn.run(
         "service.app:app_from_env",

@@ -22,6 +22,9 @@ from service.store.tools import load_tools
 
 log = logging.getLogger("mcp_pdp.policies")
 ReloadResult = Literal["ok", "invalid", "unavailable"]
+EMPTY_REGISTRY = (
+    "the tool registry is empty: register tools with PUT /admin/v1/tools or `mcp-pdp tools sync`"
+)
 
 
 def folder_fingerprint(policy_dir: Path) -> str:
@@ -76,11 +79,16 @@ class PolicyReloader:
                     folder_fingerprint(self._policy_dir),
                     await self._registry_fingerprint(),
                 )
+                tools = None
                 async with self._sessions() as session:
                     tools = await load_tools(session=session)
                 # Parsing and validation are CPU work: keep the event loop serving meanwhile.
                 snapshot = await asyncio.to_thread(load_snapshot, self._policy_dir, tools)
             except PolicyLoadError as exc:
+                if tools == []:
+                    # A fresh deployment: policies name tools nobody registered yet.
+                    # Wait for the registry instead of refusing to run.
+                    return self._failed("unavailable", f"{exc} ({EMPTY_REGISTRY})")
                 return self._failed("invalid", str(exc))
             except Exception as exc:
                 return self._failed("unavailable", f"{type(exc).__name__}: {exc}")
@@ -90,7 +98,7 @@ class PolicyReloader:
                 self._metrics.active_version(snapshot.version)
                 log.info("policies activated", extra={"policy_version": snapshot.version})
             self._holder.last_error = None
-            self._metrics.policy_reloads.labels(result="success").inc()
+            self._metrics.policy_reloads.labels(result="ok").inc()
             self._metrics.policy_error.set(0)
             return "ok"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +47,20 @@ def test_real_server_allows_and_denies(server: str) -> None:
     assert deny["decision"] == "deny"
     assert deny["reasons"] == ["guardrails.cedar#writes-need-scope"]
     assert httpx.get(f"{server}/openapi.json").json()["paths"]["/v1/decisions"]
+
+
+def test_real_server_logs_each_decision_to_stdout(database_url: str, tmp_path: Path) -> None:
+    env = server_env(database_url, POLICY_DIR)
+    for args in (("migrate",), ("tools", "sync", str(DEMO_TOOLS)), ("seed", str(DEMO_SEED))):
+        assert run_cli(env, *args).returncode == 0
+    log_path = tmp_path / "server.log"
+    with running_server(env, log_path) as (base, _process):
+        body = {"claims": {"sub": "alice"}, "method": "tools/list"}
+        decision_id = httpx.post(f"{base}/v1/decisions", json=body).json()["decision_id"]
+    lines = [line for line in log_path.read_text().splitlines() if decision_id in line]
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert (record["decision_id"], record["decision"]) == (decision_id, "allow")
 
 
 def test_invalid_policies_refuse_to_start(database_url: str, tmp_path: Path) -> None:

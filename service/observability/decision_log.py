@@ -26,6 +26,9 @@ from service.store.models import DecisionLogRow
 
 log = logging.getLogger("mcp_pdp.decision_log")
 BATCH = 500
+# After the first record of a batch, wait this long for more: one database
+# transaction per batch, not per decision, is what keeps the log cheap.
+LINGER_SECONDS = 0.05
 PURGE_EVERY = timedelta(minutes=10)
 
 
@@ -104,6 +107,8 @@ class DecisionLog:
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            if self._queue.qsize() < BATCH:
+                await asyncio.sleep(LINGER_SECONDS)
             while len(batch) < BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
@@ -116,10 +121,12 @@ class DecisionLog:
                     self._queue.task_done()
 
     async def _write(self, batch: list[dict[str, Any]]) -> None:
-        for sink, logger in self._lines:
-            for entry in batch:
-                logger.info(json.dumps(entry, default=str))
-            self._metrics.log_written.labels(sink=sink).inc(len(batch))
+        if self._lines:
+            # One write per batch and sink: a line per record, one flush.
+            text = "\n".join(json.dumps(entry, default=str) for entry in batch)
+            for sink, logger in self._lines:
+                logger.info(text)
+                self._metrics.log_written.labels(sink=sink).inc(len(batch))
         if self._sessions is None:
             return
         rows = [{**e, "time": datetime.fromisoformat(e["time"])} for e in batch]
