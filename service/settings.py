@@ -112,7 +112,6 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
-    max_argument_depth: int = Field(default=16, ge=1, le=64)
     max_batch_requests: int = Field(default=100, ge=1, le=10_000)
     max_filter_tools: int = Field(default=2000, ge=1, le=100_000)
     db_timeout_seconds: float = Field(default=2.0, gt=0)
