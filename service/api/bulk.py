@@ -19,6 +19,7 @@ from service.api.decisions import decision_response
 from service.api.deps import DecisionServiceDep, SettingsDep
 from service.api.limits import FieldError
 from service.api.listing import answer, raw_tools, tool_names, tools_path
+from service.api.schemas import to_action
 from service.bulk import decide_batch, filter_listing, withhold_all
 from service.decisions import Identity
 from service.engine.errors import DecisionError, InvalidArguments, StoreUnavailable
@@ -35,17 +36,7 @@ def _item(raw: Any, body: BatchRequest) -> Action | DecisionError:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "request"
         return InvalidArguments(f"{where}: {first.get('msg', 'invalid')}")
-    facts = item.context or body.context
-    return Action(
-        method=item.method,
-        tool=item.tool,
-        arguments=item.arguments,
-        uri=item.uri,
-        prompt=item.prompt,
-        gateway=item.gateway or body.gateway,
-        source_ip=facts.source_ip if facts else None,
-        session_id=facts.session_id if facts else None,
-    )
+    return to_action(item, item.context or body.context, item.gateway or body.gateway)
 
 
 @router.post("/decisions/batch", response_model=BatchResponse)

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Depends
 
 from service.api.auth import CallerAccessDep, caller_access
 from service.api.deps import DecisionServiceDep, PoliciesDep
-from service.api.schemas import DecisionRequest, DecisionResponse
+from service.api.schemas import DecisionRequest, DecisionResponse, to_action
 from service.decisions import NO_POLICY_VERSION, Identity, Outcome, new_decision_id
-from service.engine.model import Action, Decision
+from service.engine.model import Decision
 from service.policy_holder import PolicyHolder
 
 # On the router, so every /v1 route authenticates its caller when keys are required.
@@ -17,20 +17,6 @@ AUTH_RESPONSES: dict[int | str, dict[str, str]] = {
     401: {"description": "`require_caller_key` is on and no valid key was sent"},
     403: {"description": "`claims` sent with a key not flagged `trusted_claims`"},
 }
-
-
-def _action(body: DecisionRequest) -> Action:
-    facts = body.context
-    return Action(
-        method=body.method,
-        tool=body.tool,
-        arguments=body.arguments,
-        uri=body.uri,
-        prompt=body.prompt,
-        gateway=body.gateway,
-        source_ip=facts.source_ip if facts else None,
-        session_id=facts.session_id if facts else None,
-    )
 
 
 def decision_response(outcome: Outcome) -> DecisionResponse:
@@ -71,4 +57,6 @@ async def decide(
         access.check_claims()
     identity = Identity(token=body.token, claims=body.claims)
     caller = access.caller.key_id if access.caller else None
-    return decision_response(await service.decide(identity, _action(body), caller=caller))
+    return decision_response(
+        await service.decide(identity, to_action(body, body.context, body.gateway), caller=caller)
+    )

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.engine.methods import REQUIRED_FIELDS
+from service.engine.model import Action
 
 NAME_PATTERN = r"^[A-Za-z0-9_.:@\-]+$"
 
@@ -69,3 +70,17 @@ class DecisionResponse(BaseModel):
     required_scopes: list[str]
     policy_version: str
     cached: bool
+
+
+def to_action(fields: Any, context: RequestFacts | None, gateway: str) -> Action:
+    """The engine's Action from a request's MCP fields (a decision or a batch item)."""
+    return Action(
+        method=fields.method,
+        tool=fields.tool,
+        arguments=fields.arguments,
+        uri=fields.uri,
+        prompt=fields.prompt,
+        gateway=gateway,
+        source_ip=context.source_ip if context else None,
+        session_id=context.session_id if context else None,
+    )
