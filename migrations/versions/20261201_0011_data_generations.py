@@ -7,6 +7,8 @@ Create Date: 2026-12-01 03:24:30.391554
 
 from collections.abc import Sequence
 
+import secrets
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -26,6 +28,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("scope", name=op.f("pk_data_generations")),
     )
     # ### end Alembic commands ###
+    # A random first token: entries another database (or this one before the
+    # upgrade) stored in a shared Redis can never match this database's keys.
+    table = sa.table("data_generations", sa.column("scope"), sa.column("token"))
+    op.bulk_insert(table, [{"scope": "*", "token": secrets.token_hex(8)}])
 
 
 def downgrade() -> None:
