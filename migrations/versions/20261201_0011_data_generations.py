@@ -5,9 +5,8 @@ Revises: 0010
 Create Date: 2026-12-01 03:24:30.391554
 """
 
-from collections.abc import Sequence
-
 import secrets
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
