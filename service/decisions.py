@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.cache.decision_cache import DecisionCache
 from service.engine.errors import DecisionError, StoreUnavailable
@@ -139,9 +139,10 @@ class DecisionService:
 
     async def _generations(self, principal_id: str) -> Generations | None:
         """The current data generations, or None when the store cannot be read."""
+        engine: AsyncEngine = self._sessions.kw["bind"]
         try:
-            async with self._sessions() as session:
-                return await generations.read(session=session, principal_id=principal_id)
+            async with engine.connect() as connection:
+                return await generations.read(session=connection, principal_id=principal_id)
         except Exception as exc:
             self._metrics.store_errors.labels(store="database").inc()
             log.warning("store unavailable: %s", type(exc).__name__)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.store.models import DataGeneration
 
@@ -48,8 +48,12 @@ async def bump(*, session: AsyncSession, scope: str) -> None:
     )
 
 
-async def read(*, session: AsyncSession, principal_id: str) -> Generations:
-    """The current tokens for a decision about `principal_id` (one query)."""
+async def read(*, session: AsyncSession | AsyncConnection, principal_id: str) -> Generations:
+    """The current tokens for a decision about `principal_id` (one query).
+
+    Takes a bare connection too: on a cache hit this is the decision's only
+    database work, and a connection costs less than an ORM session.
+    """
     mine = principal_scope(principal_id)
     rows = await session.execute(
         select(DataGeneration.scope, DataGeneration.token).where(
