@@ -195,7 +195,10 @@ async def test_errors_are_never_cached(admin: httpx.AsyncClient) -> None:
 
 async def test_replicas_share_entries_through_redis(database_url: str, policy_dir: Path) -> None:
     await load_demo(database_url)
-    settings = demo_settings(database_url, policy_dir=policy_dir, redis_url=REDIS_URL)
+    # A generous timeout: a new connection on a loaded test machine can take over 50 ms.
+    settings = demo_settings(
+        database_url, policy_dir=policy_dir, redis_url=REDIS_URL, redis_timeout_seconds=0.5
+    )
     async with app_client(settings) as first, app_client(settings) as second:
         call = {**SEARCH, "arguments": {"query": f"shared {time.time_ns()}"}}
         assert (await decide(first, "alice", call))["cached"] is False
