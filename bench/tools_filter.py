@@ -95,6 +95,7 @@ async def run(count: int, rounds: int) -> dict[str, Any]:
         settings = Settings(
             database_url=url, policy_dir=ROOT / "policies", max_body_bytes=16 * 1024 * 1024,
             log_level="WARNING",
+            cache_enabled=False,  # repeated singles would be cache hits: compare the work itself
         )  # fmt: skip
         app = create_app(settings)
         async with app.router.lifespan_context(app):

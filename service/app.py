@@ -13,6 +13,7 @@ from service.api import bulk, decisions, health, operations
 from service.api.admin import admin_router
 from service.api.errors import install_error_handlers
 from service.api.limits import BodyLimit
+from service.cache.decision_cache import open_cache
 from service.decisions import DecisionService
 from service.engine.errors import PolicyLoadError
 from service.identity.verifier import open_verifier
@@ -70,7 +71,10 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.sessions = sessions
             app.state.policies = holder
             app.state.decision_log = decision_log
-            async with open_verifier(settings, metrics.jwks_fetched) as verifier:
+            async with (
+                open_verifier(settings, metrics.jwks_fetched) as verifier,
+                open_cache(settings, metrics) as cache,
+            ):
                 app.state.decisions = DecisionService(
                     policies=holder,
                     sessions=sessions,
@@ -79,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
                     metrics=metrics,
                     decision_log=decision_log,
                     log_arguments=frozenset(settings.log_arguments),
+                    cache=cache,
                 )
                 yield
         finally:

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from service.cache.decision_cache import DecisionCache
 from service.engine.errors import DecisionError, StoreUnavailable
 from service.engine.evaluate import build_request, evaluate
 from service.engine.model import Action, Decision, Principal, StoredPrincipal
@@ -23,6 +24,8 @@ from service.observability.metrics import Metrics
 from service.observability.request_id import current_request_id
 from service.policy_holder import PolicyHolder
 from service.settings import IssuerSettings
+from service.store import generations
+from service.store.generations import Generations
 from service.store.principals import load_principal
 
 log = logging.getLogger("mcp_pdp.decisions")
@@ -53,6 +56,7 @@ class Outcome:
     decision_id: str
     decision: Decision
     principal: Principal | None
+    cached: bool = False  # served from the decision cache, not evaluated
 
     @property
     def principal_id(self) -> str | None:
@@ -73,6 +77,7 @@ class DecisionService:
         metrics: Metrics,
         decision_log: DecisionLog | None = None,
         log_arguments: frozenset[str] = frozenset(),
+        cache: DecisionCache | None = None,
     ) -> None:
         self._policies = policies
         self._sessions = sessions
@@ -81,6 +86,7 @@ class DecisionService:
         self._metrics = metrics
         self._decision_log = decision_log
         self._log_arguments = log_arguments
+        self._cache = cache
 
     async def decide(
         self, identity: Identity, action: Action, *, caller: str | None = None
@@ -91,21 +97,56 @@ class DecisionService:
         snapshot = self._policies.current  # in-flight decisions finish on this set
         version = snapshot.version if snapshot else NO_POLICY_VERSION
         principal: Principal | None = None
+        cached = False
         try:
             if snapshot is None:
                 raise DecisionError("no policy set is loaded")
+            # Token verification is never cached: the cache is keyed on its result.
             principal = await self._principal(identity)
-            request = build_request(snapshot, principal, action, int(time.time()))
-            stored = await self._load(principal.id)
-            decision = evaluate(snapshot, principal, stored, request, action.gateway)
+            decision, cached = await self._decide(snapshot, principal, action)
         except DecisionError as exc:
             decision = Decision.deny(exc.code, str(exc), version)
         except Exception as exc:
             log.exception("decision %s failed", decision_id)
             decision = Decision.deny("evaluation_error", type(exc).__name__, version)
-        outcome = Outcome(decision_id, decision, principal)
+        outcome = Outcome(decision_id, decision, principal, cached)
         self.record(outcome, action, time.perf_counter() - started, caller)
         return outcome
+
+    async def _decide(
+        self, snapshot: PolicySnapshot, principal: Principal, action: Action
+    ) -> tuple[Decision, bool]:
+        """The decision and whether it came from the cache; raises DecisionError."""
+        cache = self._cache
+        digest = cache.digest(snapshot, principal, action) if cache else None
+        if cache is None or digest is None:
+            request = build_request(snapshot, principal, action, int(time.time()))
+            stored = await self._load(principal.id)
+            return evaluate(snapshot, principal, stored, request, action.gateway), False
+        # The generations are read before the data, so an entry is never stored under
+        # generations newer than what it was computed from.
+        current = await self._generations(principal.id)
+        hit = await cache.get(snapshot.version, digest, current)
+        if hit is not None:
+            return hit, True
+        if current is None:
+            raise StoreUnavailable("the role store could not be read")
+        request = build_request(snapshot, principal, action, int(time.time()))
+        stored = await self._load(principal.id)
+        decision = evaluate(snapshot, principal, stored, request, action.gateway)
+        await cache.put(digest, current, decision, principal, stored)
+        return decision, False
+
+    async def _generations(self, principal_id: str) -> Generations | None:
+        """The current data generations, or None when the store cannot be read."""
+        engine: AsyncEngine = self._sessions.kw["bind"]
+        try:
+            async with engine.connect() as connection:
+                return await generations.read(session=connection, principal_id=principal_id)
+        except Exception as exc:
+            self._metrics.store_errors.labels(store="database").inc()
+            log.warning("store unavailable: %s", type(exc).__name__)
+            return None
 
     def record(self, outcome: Outcome, action: Action, seconds: float, caller: str | None) -> None:
         """Count the decision in metrics and queue its decision log record."""
@@ -175,7 +216,7 @@ def log_entry(
         "reasons": list(decision.reasons),
         "shadow": _shadow(decision),
         "policy_version": decision.policy_version,
-        "cached": False,
+        "cached": outcome.cached,
         "latency_us": int(seconds * 1e6),
         "caller": caller,
         "request_id": current_request_id.get(),

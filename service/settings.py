@@ -128,11 +128,26 @@ class Settings(BaseSettings):
     decision_log_queue_size: int = Field(default=10_000, ge=1)
     log_arguments: list[str] = Field(default_factory=list)  # argument names whose values are logged
 
+    # The decision cache (docs/cache.md): in process, and in Redis when `redis_url` is set.
+    cache_enabled: bool = True
+    cache_ttl_seconds: float = Field(default=60.0, ge=0, le=86_400)  # allows
+    cache_deny_ttl_seconds: float = Field(default=30.0, ge=0, le=86_400)  # denies
+    cache_max_entries: int = Field(default=100_000, ge=0)  # in process; 0: no local level
+    redis_timeout_seconds: float = Field(default=0.05, gt=0, le=5)
+    redis_retry_seconds: float = Field(default=5.0, gt=0, le=3600)  # after a failure, skip Redis
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("database_url must be a sqlite:// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
         return value
 
     @field_validator("bootstrap_admin_key")

@@ -42,7 +42,9 @@ async def test_broken_store_denies_with_store_unavailable(
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE role_assignments RENAME TO role_assignments_broken"))
     try:
-        response = await client.post("/v1/decisions", json=decision_body(**ALLOWED_CALL))
+        # A request not decided before: the cache cannot answer it, the store must.
+        other_call = {**ALLOWED_CALL, "arguments": {"query": "not cached"}}
+        response = await client.post("/v1/decisions", json=decision_body(**other_call))
     finally:
         with engine.begin() as conn:
             conn.execute(text("ALTER TABLE role_assignments_broken RENAME TO role_assignments"))

@@ -29,7 +29,7 @@ def decision_response(outcome: Outcome) -> DecisionResponse:
         code=decision.code,
         required_scopes=list(decision.required_scopes),
         policy_version=decision.policy_version,
-        cached=False,
+        cached=outcome.cached,
     )
 
 

@@ -36,6 +36,9 @@ class StoredPrincipal:
     roles: frozenset[str] = frozenset()
     attributes: Mapping[str, Any] = field(default_factory=dict)
     role_parents: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # The earliest `expires_at` (epoch s) among the unexpired roles: from then on
+    # these facts are out of date even if nothing is written.
+    roles_valid_until: float | None = None
 
 
 @dataclass(frozen=True)

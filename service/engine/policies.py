@@ -19,6 +19,7 @@ import cedarpy
 from service.engine.cedar_text import statements
 from service.engine.errors import PolicyLoadError
 from service.engine.schema import full_schema_text, user_attribute_types
+from service.engine.time_reads import reads_request_time
 from service.engine.tools import Tool
 
 STUB_FILE = "schema.cedarschema"
@@ -73,6 +74,9 @@ class PolicySnapshot:
     user_attributes: Mapping[str, str] = field(default_factory=dict)
     # Enforced plus `@mode("shadow")` policies; None when there are no shadow policies.
     shadow_set: cedarpy.PolicySet | None = None
+    # Whether some policy (shadow ones too) may read `context.request.time`: then no
+    # answer of this set may be reused by a cache. Unknown counts as yes.
+    reads_time: bool = True
 
 
 def read_policy_dir(policy_dir: Path) -> tuple[str, list[PolicyFile]]:
@@ -148,6 +152,7 @@ def compile_policies(
         policies=infos,
         tools={t.name: t for t in tools},
         user_attributes=user_attribute_types(str(schema)),
+        reads_time=any(reads_request_time(p.get("conditions", [])) for p in est_policies.values()),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.store import generations
 from service.store.models import AuditEntry
 
 PRINCIPAL = "principal"
@@ -16,6 +17,10 @@ ROLE = "role"
 TOOLS = "tools"
 POLICIES = "policies"
 KEY = "key"
+# What a change to each kind of target can alter in a decision: one principal's
+# entities, or everyone's. Keys and policy reloads change no stored decision input
+# (a reload changes the policy version instead).
+_GENERATION_SCOPE = {ROLE: generations.EVERYTHING, TOOLS: generations.EVERYTHING}
 
 
 def utc(value: datetime) -> datetime:
@@ -33,7 +38,15 @@ async def record(
     before: Any = None,
     after: Any = None,
 ) -> None:
-    """Add the audit row of a change; it commits or rolls back with the change itself."""
+    """Add the audit row of a change; it commits or rolls back with the change itself.
+
+    Every write is audited, so this is also where the data generation the
+    decision cache keys on is bumped: in the same transaction, never forgotten.
+    """
+    if target_kind == PRINCIPAL:
+        await generations.bump(session=session, scope=generations.principal_scope(target))
+    elif target_kind in _GENERATION_SCOPE:
+        await generations.bump(session=session, scope=_GENERATION_SCOPE[target_kind])
     session.add(
         AuditEntry(
             at=datetime.now(UTC),

@@ -161,3 +161,12 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(PRINCIPAL_ID))
     before: Mapped[Any | None] = mapped_column(JSON)
     after: Mapped[Any | None] = mapped_column(JSON)
+
+
+class DataGeneration(Base):
+    """A token that changes with every committed write to its scope (the whole store or
+    one principal); decision cache keys carry it, so a write retires every answer before it."""
+
+    __tablename__ = "data_generations"
+    scope: Mapped[str] = mapped_column(String(PRINCIPAL_ID + 16), primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))

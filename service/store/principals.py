@@ -28,21 +28,25 @@ async def load_principal(
     *, session: AsyncSession, principal_id: str, now: datetime
 ) -> StoredPrincipal:
     """Unexpired roles, attributes and the role graph for one decision."""
-    roles = await session.scalars(
-        select(RoleAssignment.role).where(
-            RoleAssignment.principal_id == principal_id,
-            or_(RoleAssignment.expires_at.is_(None), RoleAssignment.expires_at > now),
+    roles = (
+        await session.execute(
+            select(RoleAssignment.role, RoleAssignment.expires_at).where(
+                RoleAssignment.principal_id == principal_id,
+                or_(RoleAssignment.expires_at.is_(None), RoleAssignment.expires_at > now),
+            )
         )
-    )
+    ).all()
+    expiries = [utc(expires).timestamp() for _, expires in roles if expires is not None]
     attributes = await session.execute(
         select(PrincipalAttribute.name, PrincipalAttribute.value).where(
             PrincipalAttribute.principal_id == principal_id
         )
     )
     return StoredPrincipal(
-        roles=frozenset(roles.all()),
+        roles=frozenset(role for role, _ in roles),
         attributes={name: value for name, value in attributes.all()},
         role_parents=await role_parents(session=session),
+        roles_valid_until=min(expiries, default=None),
     )
 
 
