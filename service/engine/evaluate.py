@@ -183,8 +183,10 @@ def _interpret(snapshot: PolicySnapshot, result: cedarpy.AuthzResult | None) -> 
     version = snapshot.version
     if result is None:
         return Decision.deny("evaluation_error", "Cedar refused the request", version)
-    errors = tuple(result.diagnostics.errors)
-    reasons = tuple(result.diagnostics.reasons)
+    # Cedar reports reasons and errors from hash sets, in an order that varies
+    # from call to call; sorted, equal decisions compare and log alike.
+    errors = tuple(sorted(result.diagnostics.errors))
+    reasons = tuple(sorted(result.diagnostics.reasons))
     if result.decision == cedarpy.Decision.NoDecision:
         return Decision.deny("evaluation_error", "; ".join(errors) or "no decision", version)
     if result.decision == cedarpy.Decision.Allow:
