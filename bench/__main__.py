@@ -81,8 +81,11 @@ def main() -> None:
     if "filter" not in args.skip:
         filter_world = make_world(**FILTER_WORLD)
         bench.use_world(filter_world)
-        with bench.pdp():
-            results["tools_filter"] = stages.tools_filter(bench, filter_world)
+        try:
+            with bench.pdp():
+                results["tools_filter"] = stages.tools_filter(bench, filter_world)
+        except RuntimeError as exc:  # reported, and the run goes on
+            print(f"tools/filter stage failed: {exc}", flush=True)
     if "scale" not in args.skip:
         points = SCALE[:3] if args.quick else SCALE
         results["scale"] = []
@@ -90,7 +93,10 @@ def main() -> None:
             print(f"scale: {policies} policies, {tools} tools ...", flush=True)
             point_world = make_world(tools=tools, policies=policies)
             bench.use_world(point_world)
-            results["scale"].append(stages.scale_point(bench, point_world))
+            try:
+                results["scale"].append(stages.scale_point(bench, point_world))
+            except RuntimeError as exc:  # one point failing must not lose the run
+                results["scale"].append({"policies": policies, "tools": tools, "error": str(exc)})
     results["goals"] = goals(results)
     results["machine"] = servers.machine()
     results["seconds"] = round(time.monotonic() - started, 1)

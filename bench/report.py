@@ -33,7 +33,7 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     else:
         out.append({"goal": "cache-hit vs Cerbos", "value": hit["status"], "met": None})
     out.append(_goal("cache-miss rps / Cerbos rps", _ratio(miss["rps"], cerbos["rps"]), ">=", 1))
-    scale = {(p["policies"], p["tools"]): p for p in results.get("scale", [])}
+    scale = {(p["policies"], p["tools"]): p for p in results.get("scale", []) if "error" not in p}
     if (200, 100) in scale and (5000, 100) in scale:
         small = scale[(200, 100)]["mcp_pdp"]["p50_ms"]
         big = scale[(5000, 100)]["mcp_pdp"]["p50_ms"]
@@ -79,6 +79,11 @@ def print_report(results: dict[str, Any]) -> None:
     if results.get("scale"):
         print("\nscale (cache-miss, 1 connection)   mcp-pdp p50/p99 ms   Cerbos p50/p99 ms")
         for point in results["scale"]:
+            if "error" in point:
+                print(
+                    f"  {point['policies']:>5} policies {point['tools']:>5} tools  {point['error']}"
+                )
+                continue
             pdp, cer = point["mcp_pdp"], point["cerbos"]
             print(
                 f"  {point['policies']:>5} policies {point['tools']:>5} tools"

@@ -100,6 +100,7 @@ class Bench:
         unique: bool,
         seconds: float,
         connections: int | None = None,
+        timeout: float = 5.0,
     ) -> Result:
         """One wrk run against `url` with `bodies` (SUBJECT placeholders filled per request)."""
         script = self.work / f"{name}.lua"
@@ -113,6 +114,7 @@ class Bench:
             script,
             seconds=seconds,
             connections=connections or self.config.connections,
+            timeout=timeout,
         )
         if result.non2xx or result.socket_errors:
             raise RuntimeError(f"{name}: {result.non2xx} non-2xx, {result.socket_errors} errors")
@@ -224,7 +226,9 @@ def tools_filter(bench: Bench, world: World) -> dict[str, Any]:
     template = world.templates[0]
     claims = pdp_body(template, SUBJECT)["claims"]
     body = {"claims": claims, "tools": world.tools_list()["tools"]}
-    bench.load("filter", f"{PDP}/v1/tools/filter", [body], unique=True, seconds=bench.config.warmup)
+    url = f"{PDP}/v1/tools/filter"
+    seconds = bench.config.warmup
+    bench.load("filter", url, [body], unique=True, seconds=seconds, connections=1, timeout=60)
     result = bench.load(
         "filter",
         f"{PDP}/v1/tools/filter",
@@ -232,6 +236,7 @@ def tools_filter(bench: Bench, world: World) -> dict[str, Any]:
         unique=True,
         seconds=bench.config.seconds,
         connections=1,
+        timeout=60,
     )
     with httpx.Client(timeout=30) as client:
         answer = client.post(
