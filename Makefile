@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt demo-data clean deploy-check deploy-lock
+.PHONY: run test lint fmt demo-data clean deploy-check deploy-lock bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy --strict deploy/agentcore
 	$(BIN)/mcp-pdp fmt --check
+
+## Benchmark against Cerbos (bench/README.md). Installs wrk (apt-get) and the cerbos npm
+## package (into bench/.cache) when missing; needs PostgreSQL and Redis on 127.0.0.1. Not run in CI.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 fmt: $(STAMP)
 	$(BIN)/ruff format service tests migrations bench deploy

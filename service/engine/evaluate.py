@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -112,9 +112,9 @@ def evaluate_many(
     entities: cedarpy.Entities,
     requests: Sequence[tuple[CedarRequest, str]],
 ) -> list[Decision]:
-    """Evaluate requests of one principal in one Cedar batch; answers in order."""
+    """Evaluate requests of one principal, one Cedar batch per action; answers in order."""
     cedar_requests = [cedar_request(principal, r, gateway) for r, gateway in requests]
-    results = _authorize(snapshot, snapshot.policy_set, entities, cedar_requests)
+    results = _authorize(snapshot, snapshot.policies_for, entities, cedar_requests)
     decisions = []
     for cedar, result in zip(cedar_requests, results, strict=True):
         decision = _interpret(snapshot, result)
@@ -123,19 +123,24 @@ def evaluate_many(
             decision = replace(decision, required_scopes=scopes)
         decisions.append(decision)
     if snapshot.shadow_set is not None:
-        decisions = _with_shadow(snapshot, snapshot.shadow_set, entities, cedar_requests, decisions)
+        decisions = _with_shadow(snapshot, entities, cedar_requests, decisions)
     return decisions
 
 
 def _with_shadow(
     snapshot: PolicySnapshot,
-    shadow_set: cedarpy.PolicySet,
     entities: cedarpy.Entities,
     requests: list[dict[str, Any]],
     decisions: list[Decision],
 ) -> list[Decision]:
     """Attach what `@mode("shadow")` policies would have decided; never change a decision."""
-    results = _authorize(snapshot, shadow_set, entities, requests)
+
+    def shadow_for(action_id: str) -> cedarpy.PolicySet:
+        policies = snapshot.shadow_policies_for(action_id)
+        assert policies is not None  # only called when the snapshot has shadow policies
+        return policies
+
+    results = _authorize(snapshot, shadow_for, entities, requests)
     attached = []
     for decision, result in zip(decisions, results, strict=True):
         would_be = _interpret(snapshot, result)
@@ -152,18 +157,27 @@ def _with_shadow(
 
 def _authorize(
     snapshot: PolicySnapshot,
-    policy_set: cedarpy.PolicySet,
+    policies_for: Callable[[str], cedarpy.PolicySet],
     entities: cedarpy.Entities,
     requests: list[dict[str, Any]],
 ) -> list[cedarpy.AuthzResult | None]:
-    try:
-        batch: list[cedarpy.AuthzResult | None] = list(
-            cedarpy.is_authorized_batch(requests, policy_set, entities, snapshot.schema)
-        )
-        return batch
-    except ValueError:
-        # One malformed request fails the whole batch: redo them one by one.
-        return [_authorize_one(snapshot, entities, r, policy_set) for r in requests]
+    """Results in request order; requests for one action share one Cedar batch on its slice."""
+    by_action: dict[str, list[int]] = {}
+    for index, request in enumerate(requests):
+        by_action.setdefault(request["action"]["id"], []).append(index)
+    results: list[cedarpy.AuthzResult | None] = [None] * len(requests)
+    for action_id, indices in by_action.items():
+        policy_set = policies_for(action_id)
+        group = [requests[i] for i in indices]
+        batch: list[cedarpy.AuthzResult | None]
+        try:
+            batch = list(cedarpy.is_authorized_batch(group, policy_set, entities, snapshot.schema))
+        except ValueError:
+            # One malformed request fails the whole batch: redo them one by one.
+            batch = [_authorize_one(snapshot, entities, r, policy_set) for r in group]
+        for index, result in zip(indices, batch, strict=True):
+            results[index] = result
+    return results
 
 
 def _authorize_one(
@@ -172,7 +186,7 @@ def _authorize_one(
     request: dict[str, Any],
     policy_set: cedarpy.PolicySet | None = None,
 ) -> cedarpy.AuthzResult | None:
-    policies = snapshot.policy_set if policy_set is None else policy_set
+    policies = snapshot.policies_for(request["action"]["id"]) if policy_set is None else policy_set
     try:
         return cedarpy.is_authorized(request, policies, entities, schema=snapshot.schema)
     except ValueError:
@@ -183,8 +197,10 @@ def _interpret(snapshot: PolicySnapshot, result: cedarpy.AuthzResult | None) -> 
     version = snapshot.version
     if result is None:
         return Decision.deny("evaluation_error", "Cedar refused the request", version)
-    errors = tuple(result.diagnostics.errors)
-    reasons = tuple(result.diagnostics.reasons)
+    # Cedar reports reasons and errors from hash sets, in an order that varies
+    # from call to call; sorted, equal decisions compare and log alike.
+    errors = tuple(sorted(result.diagnostics.errors))
+    reasons = tuple(sorted(result.diagnostics.reasons))
     if result.decision == cedarpy.Decision.NoDecision:
         return Decision.deny("evaluation_error", "; ".join(errors) or "no decision", version)
     if result.decision == cedarpy.Decision.Allow:

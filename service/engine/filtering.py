@@ -100,7 +100,8 @@ def filter_tools(
         # No schema here: Cedar cannot validate a context holding unknowns. The
         # entities were validated when parsed, and carry the schema's actions.
         try:
-            result = cedarpy.is_authorized_partial(request, snapshot.policy_set, entities)
+            policies = snapshot.policies_for(name)
+            result = cedarpy.is_authorized_partial(request, policies, entities)
             verdict = _verdict(snapshot, name, result)
         except ValueError:
             verdict = ToolVerdict(name, False, "evaluation_error")

@@ -18,7 +18,9 @@ import cedarpy
 
 from service.engine.cedar_text import statements
 from service.engine.errors import PolicyLoadError
+from service.engine.methods import METHOD_GROUPS
 from service.engine.schema import full_schema_text, user_attribute_types
+from service.engine.slicing import PolicySlices, policy_set
 from service.engine.time_reads import reads_request_time
 from service.engine.tools import Tool
 
@@ -77,6 +79,19 @@ class PolicySnapshot:
     # Whether some policy (shadow ones too) may read `context.request.time`: then no
     # answer of this set may be reused by a cache. Unknown counts as yes.
     reads_time: bool = True
+    # Per-action slices of the two sets (None: evaluate the whole set).
+    slices: PolicySlices | None = None
+    shadow_slices: PolicySlices | None = None
+
+    def policies_for(self, action_id: str) -> cedarpy.PolicySet:
+        """The enforced policies that can apply to `action_id`."""
+        return self.slices.for_action(action_id) if self.slices else self.policy_set
+
+    def shadow_policies_for(self, action_id: str) -> cedarpy.PolicySet | None:
+        """Enforced plus shadow policies that can apply to `action_id`; None without shadows."""
+        if self.shadow_set is None:
+            return None
+        return self.shadow_slices.for_action(action_id) if self.shadow_slices else self.shadow_set
 
 
 def read_policy_dir(policy_dir: Path) -> tuple[str, list[PolicyFile]]:
@@ -143,10 +158,15 @@ def compile_policies(
     _validate(files, schema, list(infos.values()))
     enforced = {pid: p for pid, p in est_policies.items() if not infos[pid].shadow}
     has_shadow = len(enforced) < len(est_policies)
+    scopes = {pid: (i.action_op, i.action_ids, i.conditions_use_action) for pid, i in infos.items()}
+    groups = {t.name: frozenset(t.groups) for t in tools}
+    groups.update((method, frozenset(g)) for method, g in METHOD_GROUPS.items())
     return PolicySnapshot(
         version=policy_version(stub, files, tools),
-        policy_set=_policy_set(enforced),
-        shadow_set=_policy_set(est_policies) if has_shadow else None,
+        policy_set=policy_set(enforced),
+        shadow_set=policy_set(est_policies) if has_shadow else None,
+        slices=PolicySlices(enforced, scopes, groups),
+        shadow_slices=PolicySlices(est_policies, scopes, groups) if has_shadow else None,
         schema=schema,
         schema_text=schema_text,
         policies=infos,
@@ -154,11 +174,6 @@ def compile_policies(
         user_attributes=user_attribute_types(str(schema)),
         reads_time=any(reads_request_time(p.get("conditions", [])) for p in est_policies.values()),
     )
-
-
-def _policy_set(policies: dict[str, Any]) -> cedarpy.PolicySet:
-    document = {"staticPolicies": policies, "templates": {}, "templateLinks": []}
-    return cedarpy.PolicySet.from_json_str(json.dumps(document))
 
 
 def _action_scope(policy: dict[str, Any]) -> tuple[str, frozenset[str], bool]:
