@@ -15,32 +15,32 @@ from service.reloader import PolicyReloader
 from service.settings import Settings
 
 
-def _decision_service(request: Request) -> DecisionService:
+async def _decision_service(request: Request) -> DecisionService:
     service: DecisionService = request.app.state.decisions
     return service
 
 
-def _policies(request: Request) -> PolicyHolder:
+async def _policies(request: Request) -> PolicyHolder:
     holder: PolicyHolder = request.app.state.policies
     return holder
 
 
-def _db_engine(request: Request) -> AsyncEngine:
+async def _db_engine(request: Request) -> AsyncEngine:
     engine: AsyncEngine = request.app.state.db_engine
     return engine
 
 
-def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     return sessions
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _policy_lock(request: Request) -> asyncio.Lock:
+async def _policy_lock(request: Request) -> asyncio.Lock:
     # The reloader's lock: a registry change and a reload never interleave.
     lock: asyncio.Lock = request.app.state.reloader.lock
     return lock
@@ -48,7 +48,7 @@ def _policy_lock(request: Request) -> asyncio.Lock:
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: commit when the route returns, roll back if it raises."""
-    async with _sessions(request)() as session:
+    async with (await _sessions(request))() as session:
         try:
             yield session
         except BaseException:
@@ -65,7 +65,7 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 PolicyLockDep = Annotated[asyncio.Lock, Depends(_policy_lock)]
 
 
-def _reloader(request: Request) -> PolicyReloader:
+async def _reloader(request: Request) -> PolicyReloader:
     reloader: PolicyReloader = request.app.state.reloader
     return reloader
 

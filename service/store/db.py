@@ -47,7 +47,10 @@ def create_engine(url: str, *, timeout_seconds: float = 2.0) -> AsyncEngine:
     connect_args: dict[str, object] = {}
     if url.startswith("postgresql"):
         connect_args = {"connect_timeout": max(1, int(timeout_seconds))}
-    engine = create_async_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    # A pre-ping costs a round trip per checkout; only a network database needs it
+    # (a restarted server leaves dead pooled connections behind).
+    is_network = url.startswith("postgresql")
+    engine = create_async_engine(url, pool_pre_ping=is_network, connect_args=connect_args)
     configure_sqlite(engine.sync_engine)
     return engine
 
