@@ -58,6 +58,7 @@ async def measure(rounds: int, n: int, concurrency: int) -> dict[str, Any]:
             "policy_dir": ROOT / "policies",
             "log_level": "WARNING",
             "policy_poll_seconds": 0,
+            "cache_enabled": False,  # every request a full decision
         }
         variants = {
             "logging off": Settings(
