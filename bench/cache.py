@@ -32,13 +32,12 @@ from typing import Any
 
 import httpx
 
+from bench.token_verify import load_demo
 from service.app import create_app
 from service.cli import migrate
 from service.decisions import Identity
 from service.engine.model import Action
-from service.seed import apply_seed, sync_tools
 from service.settings import Settings
-from service.store.db import create_engine, session_factory
 from tests.server import running_server, server_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,15 +47,7 @@ CLAIMS = {"sub": "alice"}  # analyst: docs___search is allowed
 async def prepare(url: str) -> None:
     """Migrate, empty the demo tables, register the demo tools and apply the seed."""
     migrate(Settings(database_url=url))
-    engine = create_engine(url)
-    async with session_factory(engine)() as session, session.begin():
-        await sync_tools(
-            session=session, document=json.loads((ROOT / "demo/tools.json").read_text())
-        )
-        await apply_seed(
-            session=session, document=json.loads((ROOT / "demo/seed.json").read_text())
-        )
-    await engine.dispose()
+    await load_demo(url)
 
 
 def summary(latencies: list[float], seconds: float) -> dict[str, float]:

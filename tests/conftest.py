@@ -22,6 +22,7 @@ from service.settings import Settings
 from service.store.db import create_engine as create_async_db
 from service.store.db import session_factory, sync_url
 from service.store.models import Base
+from tests.idp import LoopbackIdP
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_DIR = ROOT / "policies"
@@ -162,3 +163,12 @@ async def logged_decisions(app: Any) -> list[dict[str, Any]]:
     async with app.state.db_engine.connect() as conn:
         rows = (await conn.execute(select(DecisionLogRow).order_by(DecisionLogRow.time))).all()
     return [dict(row._mapping) for row in rows]
+
+
+@pytest.fixture
+def idp() -> Iterator[LoopbackIdP]:
+    """A loopback identity provider with an RS256 (`k1`) and an ES256 (`e1`) key."""
+    with LoopbackIdP() as server:
+        server.add_key("k1")
+        server.add_key("e1", "ES256")
+        yield server

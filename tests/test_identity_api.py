@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-import pytest
 
 from service.app import create_app
 from service.seed import apply_seed
@@ -20,14 +19,6 @@ from tests.idp import LoopbackIdP
 
 SEARCH = {"method": "tools/call", "tool": "docs___search", "arguments": {"query": "q"}}
 REFUND = {"method": "tools/call", "tool": "payments___refund"}
-
-
-@pytest.fixture
-def idp() -> Iterator[LoopbackIdP]:
-    with LoopbackIdP() as server:
-        server.add_key("k1")
-        server.add_key("e1", "ES256")
-        yield server
 
 
 @asynccontextmanager

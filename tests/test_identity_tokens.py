@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -30,14 +30,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def idp() -> Iterator[LoopbackIdP]:
-    with LoopbackIdP() as server:
-        server.add_key("k1")
-        server.add_key("e1", "ES256")
-        yield server
 
 
 @asynccontextmanager
