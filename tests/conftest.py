@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -172,3 +173,11 @@ def idp() -> Iterator[LoopbackIdP]:
         server.add_key("k1")
         server.add_key("e1", "ES256")
         yield server
+
+
+@pytest.fixture
+def policy_dir(tmp_path: Path) -> Path:
+    """A copy of the demo policies this test may edit."""
+    folder = tmp_path / "policies"
+    shutil.copytree(POLICY_DIR, folder)
+    return folder

@@ -29,6 +29,18 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
+def prepare_demo(env: dict[str, str]) -> None:
+    """Migrate and load the demo with the same commands `make run` uses."""
+    root = Path(__file__).resolve().parent.parent
+    for args in (
+        ("migrate",),
+        ("tools", "sync", str(root / "demo" / "tools.json")),
+        ("seed", str(root / "demo" / "seed.json")),
+    ):
+        done = run_cli(env, *args)
+        assert done.returncode == 0, done.stderr
+
+
 def server_env(database_url: str, policy_dir: Path, **settings: str) -> dict[str, str]:
     """The environment for a server on `database_url` with `policy_dir`."""
     env = {

@@ -7,7 +7,6 @@ and a policy reload) flips the very next decision.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,6 @@ from sqlalchemy import create_engine, text
 from service.store.db import sync_url
 from tests.conftest import (
     ADMIN_KEY,
-    POLICY_DIR,
     app_client,
     decision_body,
     demo_settings,
@@ -32,14 +30,6 @@ from tests.conftest import (
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SEARCH = {"tool": "docs___search", "arguments": {"query": "cache"}}
 EXPORT = {"tool": "reports___export", "arguments": {"report": "revenue"}}
-
-
-@pytest.fixture
-def policy_dir(tmp_path: Path) -> Path:
-    """A copy of the demo policies this test may edit."""
-    target = tmp_path / "policies"
-    shutil.copytree(POLICY_DIR, target)
-    return target
 
 
 @pytest.fixture

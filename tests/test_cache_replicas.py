@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_KEY, DEMO_SEED, DEMO_TOOLS, POLICY_DIR, clean_database
+from tests.conftest import ADMIN_KEY, POLICY_DIR, clean_database
 from tests.redis_server import OwnRedis, own_redis
-from tests.server import run_cli, running_server, server_env
+from tests.server import prepare_demo, running_server, server_env
 
 USERS = [f"load-{i:02d}" for i in range(16)]
 SEARCH = {"method": "tools/call", "tool": "docs___search", "arguments": {"query": "load"}}
@@ -37,9 +37,7 @@ def replicas(postgres_database: str, tmp_path: Path) -> Iterator[tuple[str, str,
             decision_log_stdout="false",
             decision_log_database="false",
         )
-        for args in (("migrate",), ("tools", "sync", str(DEMO_TOOLS)), ("seed", str(DEMO_SEED))):
-            done = run_cli(env, *args)
-            assert done.returncode == 0, done.stderr
+        prepare_demo(env)
         with (
             running_server(env, tmp_path / "a.log") as (a, _),
             running_server(env, tmp_path / "b.log") as (b, _),

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from service.cli import main
 from tests.conftest import DEMO_TOOLS, POLICY_DIR
-
-
-@pytest.fixture
-def policy_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "policies"
-    shutil.copytree(POLICY_DIR, folder)
-    return folder
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -15,15 +15,13 @@ import pytest
 
 from service.app import create_app
 from tests.conftest import (
-    DEMO_SEED,
-    DEMO_TOOLS,
     POLICY_DIR,
     decision_body,
     demo_settings,
     load_demo,
     logged_decisions,
 )
-from tests.server import run_cli, running_server, server_env
+from tests.server import prepare_demo, running_server, server_env
 
 ALICE_SEARCH = decision_body(tool="docs___search", arguments={"query": "q"})
 FORBID_SEARCH = (
@@ -31,13 +29,6 @@ FORBID_SEARCH = (
     'forbid (principal, action == Mcp::Action::"docs___search", resource);\n'
 )
 BROKEN = "permit (principal, action, resource) when { principal.shoe_size > 3 };\n"
-
-
-@pytest.fixture
-def policy_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "policies"
-    shutil.copytree(POLICY_DIR, folder)
-    return folder
 
 
 @pytest.fixture
@@ -174,8 +165,7 @@ def test_sighup_reloads_a_running_server(database_url: str, tmp_path: Path) -> N
     folder = tmp_path / "policies"
     shutil.copytree(POLICY_DIR, folder)
     env = server_env(database_url, folder, policy_poll_seconds="0")
-    for args in (("migrate",), ("tools", "sync", str(DEMO_TOOLS)), ("seed", str(DEMO_SEED))):
-        assert run_cli(env, *args).returncode == 0
+    prepare_demo(env)
     with running_server(env, tmp_path / "server.log") as (base, process):
         before = httpx.post(f"{base}/v1/decisions", json=ALICE_SEARCH).json()
         (folder / "later.cedar").write_text(FORBID_SEARCH)

@@ -10,16 +10,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import DEMO_SEED, DEMO_TOOLS, POLICY_DIR
-from tests.server import free_port, run_cli, running_server, server_env
+from tests.conftest import DEMO_TOOLS, POLICY_DIR
+from tests.server import free_port, prepare_demo, run_cli, running_server, server_env
 
 
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[str]:
     env = server_env(database_url, POLICY_DIR)
-    for args in (("migrate",), ("tools", "sync", str(DEMO_TOOLS)), ("seed", str(DEMO_SEED))):
-        done = run_cli(env, *args)
-        assert done.returncode == 0, done.stderr
+    prepare_demo(env)
     with running_server(env, tmp_path / "server.log") as (base, _process):
         yield base
 
@@ -51,8 +49,7 @@ def test_real_server_allows_and_denies(server: str) -> None:
 
 def test_real_server_logs_each_decision_to_stdout(database_url: str, tmp_path: Path) -> None:
     env = server_env(database_url, POLICY_DIR)
-    for args in (("migrate",), ("tools", "sync", str(DEMO_TOOLS)), ("seed", str(DEMO_SEED))):
-        assert run_cli(env, *args).returncode == 0
+    prepare_demo(env)
     log_path = tmp_path / "server.log"
     with running_server(env, log_path) as (base, _process):
         body = {"claims": {"sub": "alice"}, "method": "tools/list"}
@@ -83,8 +80,7 @@ def test_beyond_loopback_caller_keys_are_required_by_default(
 ) -> None:
     admin_key = "k" * 40
     env = server_env(database_url, POLICY_DIR, bootstrap_admin_key=admin_key)
-    for args in (("migrate",), ("tools", "sync", str(DEMO_TOOLS)), ("seed", str(DEMO_SEED))):
-        assert run_cli(env, *args).returncode == 0
+    prepare_demo(env)
     body = {"claims": {"sub": "alice"}, "method": "tools/list"}
     # Bound to every interface; the test itself talks to 127.0.0.1 only.
     with running_server(env, tmp_path / "server.log", "--host", "0.0.0.0") as (base, _process):

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DEMO_SEED, DEMO_TOOLS, POLICY_DIR, ROOT
+from tests.conftest import POLICY_DIR, ROOT
 from tests.deploy.loopback import Issuer
-from tests.server import run_cli, running_server, server_env
+from tests.server import prepare_demo, running_server, server_env
 
 # The Lambda handlers import their siblings as top-level modules, as Lambda does.
 sys.path.insert(0, str(ROOT / "deploy" / "agentcore"))
@@ -65,8 +65,6 @@ def pdp(issuer: Issuer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         issuers=json.dumps(issuer.settings()),
         policy_poll_seconds="0",
     )
-    for args in (("migrate",), ("tools", "sync", str(DEMO_TOOLS)), ("seed", str(DEMO_SEED))):
-        done = run_cli(env, *args)
-        assert done.returncode == 0, done.stderr
+    prepare_demo(env)
     with running_server(env, folder / "server.log") as (base, _process):
         yield base
