@@ -24,6 +24,7 @@ from service.observability.request_id import RequestId
 from service.policy_holder import PolicyHolder
 from service.reloader import PolicyReloader
 from service.settings import Settings
+from service.store.changes import ChangeFeed
 from service.store.db import create_engine, session_factory
 from service.store.keys import ensure_bootstrap_key
 
@@ -35,8 +36,17 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level)
         metrics = Metrics()
-        engine = create_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
+        engine = create_engine(
+            settings.database_url,
+            timeout_seconds=settings.db_timeout_seconds,
+            pool_size=settings.db_pool_size,
+        )
         sessions = session_factory(engine)
+        changes = ChangeFeed(
+            database_url=settings.database_url,
+            connect_timeout_seconds=settings.db_timeout_seconds,
+        )
+        changes.watch_commits(sessions)
         holder = PolicyHolder()
         reloader = PolicyReloader(
             holder=holder,
@@ -64,6 +74,8 @@ def create_app(settings: Settings) -> FastAPI:
                 await bootstrap_admin_key(sessions, settings.bootstrap_admin_key.get_secret_value())
             reloader.start()
             decision_log.start()
+            await changes.start()
+            app.state.changes = changes
             app.state.metrics = metrics
             app.state.reloader = reloader
             app.state.settings = settings
@@ -84,9 +96,11 @@ def create_app(settings: Settings) -> FastAPI:
                     decision_log=decision_log,
                     log_arguments=frozenset(settings.log_arguments),
                     cache=cache,
+                    changes=changes,
                 )
                 yield
         finally:
+            await changes.stop()
             await reloader.stop()
             await decision_log.stop()
             await engine.dispose()

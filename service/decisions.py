@@ -25,6 +25,7 @@ from service.observability.request_id import current_request_id
 from service.policy_holder import PolicyHolder
 from service.settings import IssuerSettings
 from service.store import generations
+from service.store.changes import ChangeFeed
 from service.store.generations import Generations
 from service.store.principals import load_principal
 
@@ -78,6 +79,7 @@ class DecisionService:
         decision_log: DecisionLog | None = None,
         log_arguments: frozenset[str] = frozenset(),
         cache: DecisionCache | None = None,
+        changes: ChangeFeed | None = None,
     ) -> None:
         self._policies = policies
         self._sessions = sessions
@@ -87,6 +89,7 @@ class DecisionService:
         self._decision_log = decision_log
         self._log_arguments = log_arguments
         self._cache = cache
+        self._changes = changes
 
     async def decide(
         self, identity: Identity, action: Action, *, caller: str | None = None
@@ -139,14 +142,24 @@ class DecisionService:
 
     async def _generations(self, principal_id: str) -> Generations | None:
         """The current data generations, or None when the store cannot be read."""
+        changes = self._changes
+        ticket = 0
+        if changes is not None:
+            kept = changes.generations(principal_id)
+            if kept is not None:
+                return kept  # no notice since they were read: still current
+            ticket = changes.ticket()
         engine: AsyncEngine = self._sessions.kw["bind"]
         try:
             async with engine.connect() as connection:
-                return await generations.read(session=connection, principal_id=principal_id)
+                current = await generations.read(session=connection, principal_id=principal_id)
         except Exception as exc:
             self._metrics.store_errors.labels(store="database").inc()
             log.warning("store unavailable: %s", type(exc).__name__)
             return None
+        if changes is not None:
+            changes.keep_generations(principal_id, current, ticket)
+        return current
 
     def record(self, outcome: Outcome, action: Action, seconds: float, caller: str | None) -> None:
         """Count the decision in metrics and queue its decision log record."""

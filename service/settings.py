@@ -115,6 +115,7 @@ class Settings(BaseSettings):
     max_batch_requests: int = Field(default=100, ge=1, le=10_000)
     max_filter_tools: int = Field(default=2000, ge=1, le=100_000)
     db_timeout_seconds: float = Field(default=2.0, gt=0)
+    db_pool_size: int = Field(default=10, ge=1, le=1000)  # connections per worker (PostgreSQL)
     policy_poll_seconds: float = Field(default=2.0, ge=0)  # 0: reload only on SIGHUP / API
     log_level: str = "INFO"
 

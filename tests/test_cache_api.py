@@ -202,16 +202,21 @@ async def test_database_away_serves_cached_answers_until_they_expire(
     admin: httpx.AsyncClient, database_url: str
 ) -> None:
     # DESIGN §7: with the store unreadable no write can commit, so what is cached stays right.
+    # Both the generations and the principal's data go away: on PostgreSQL this worker
+    # keeps the generations it read (store/changes.py), so it would not notice the first alone.
     assert await cached_answer(admin, "alice", SEARCH) == "allow"
     engine = create_engine(sync_url(database_url))
+    away = ("data_generations", "role_assignments")
     with engine.begin() as conn:
-        conn.execute(text("ALTER TABLE data_generations RENAME TO data_generations_away"))
+        for table in away:
+            conn.execute(text(f"ALTER TABLE {table} RENAME TO {table}_away"))
     try:
         served = await decide(admin, "alice", SEARCH)
         fresh = await decide(admin, "alice", {**SEARCH, "arguments": {"query": "new"}})
     finally:
         with engine.begin() as conn:
-            conn.execute(text("ALTER TABLE data_generations_away RENAME TO data_generations"))
+            for table in away:
+                conn.execute(text(f"ALTER TABLE {table}_away RENAME TO {table}"))
         engine.dispose()
     assert (served["decision"], served["cached"]) == ("allow", True)
     assert (fresh["decision"], fresh["code"], fresh["cached"]) == (

@@ -8,9 +8,12 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.api.deps import SessionsDep, SettingsDep
-from service.store.keys import Caller, authenticate
+from service.api.deps import ChangesDep, SessionsDep, SettingsDep
+from service.settings import Settings
+from service.store.changes import ChangeFeed
+from service.store.keys import Caller, authenticate, key_digest
 
 log = logging.getLogger("mcp_pdp.auth")
 bearer = HTTPBearer(
@@ -24,19 +27,31 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def _lookup(sessions: SessionsDep, credentials: HTTPAuthorizationCredentials) -> Caller:
+async def _lookup(
+    sessions: async_sessionmaker[AsyncSession], changes: ChangeFeed, raw_key: str
+) -> Caller:
+    # A key authenticated before is kept until a key write is announced (store/changes.py);
+    # unknown keys are not kept, so each costs a lookup.
+    digest = key_digest(raw_key)
+    kept: Caller | None = changes.caller(digest)
+    if kept is not None:
+        return kept
+    ticket = changes.ticket()
     async with sessions() as session:
-        caller = await authenticate(session=session, raw=credentials.credentials)
+        caller = await authenticate(session=session, raw=raw_key)
     if caller is None:
         raise _unauthorized("unknown or revoked API key")
+    changes.keep_caller(digest, caller, ticket)
     return caller
 
 
-async def require_admin(sessions: SessionsDep, credentials: CredentialsDep) -> Caller:
+async def require_admin(
+    sessions: SessionsDep, changes: ChangesDep, credentials: CredentialsDep
+) -> Caller:
     """An `admin` key, else 401 (no or bad key) or 403 (a `decide` key)."""
     if credentials is None:
         raise _unauthorized("an admin API key is required: Authorization: Bearer <key>")
-    caller = await _lookup(sessions, credentials)
+    caller = await _lookup(sessions, changes, credentials.credentials)
     if caller.scope != "admin":
         raise HTTPException(403, "this key has scope `decide`; the admin API needs `admin`")
     return caller
@@ -62,15 +77,26 @@ class CallerAccess:
 
 
 async def caller_access(
-    settings: SettingsDep, sessions: SessionsDep, credentials: CredentialsDep
+    settings: SettingsDep, sessions: SessionsDep, changes: ChangesDep, credentials: CredentialsDep
 ) -> CallerAccess:
     """While `require_caller_key` is on, a `decide` or `admin` key, else 401."""
+    raw = credentials.credentials if credentials else None
+    return await check_caller(settings, sessions, changes, raw)
+
+
+async def check_caller(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    changes: ChangeFeed,
+    raw_key: str | None,
+) -> CallerAccess:
+    """`caller_access` without FastAPI's dependency machinery, for the decision hot path."""
     if not settings.require_caller_key:
         return CallerAccess(required=False)
-    if credentials is None:
+    if raw_key is None:
         raise _unauthorized("an API key is required: Authorization: Bearer <key>")
     try:
-        caller = await _lookup(sessions, credentials)
+        caller = await _lookup(sessions, changes, raw_key)
     except HTTPException:
         raise
     except Exception as exc:
@@ -78,6 +104,12 @@ async def caller_access(
         log.warning("key store unavailable: %s", type(exc).__name__)
         return CallerAccess(required=True, store_unavailable=True)
     return CallerAccess(required=True, caller=caller)
+
+
+def bearer_key(authorization: str | None) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header, as `HTTPBearer` reads it."""
+    scheme, _, key = (authorization or "").partition(" ")
+    return key if scheme.lower() == "bearer" and key else None
 
 
 CallerAccessDep = Annotated[CallerAccess, Depends(caller_access)]

@@ -13,6 +13,7 @@ from service.decisions import DecisionService
 from service.policy_holder import PolicyHolder
 from service.reloader import PolicyReloader
 from service.settings import Settings
+from service.store.changes import ChangeFeed
 
 
 async def _decision_service(request: Request) -> DecisionService:
@@ -33,6 +34,11 @@ async def _db_engine(request: Request) -> AsyncEngine:
 async def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     return sessions
+
+
+async def _changes(request: Request) -> ChangeFeed:
+    changes: ChangeFeed = request.app.state.changes
+    return changes
 
 
 async def _settings(request: Request) -> Settings:
@@ -62,6 +68,7 @@ PoliciesDep = Annotated[PolicyHolder, Depends(_policies)]
 DbEngineDep = Annotated[AsyncEngine, Depends(_db_engine)]
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+ChangesDep = Annotated[ChangeFeed, Depends(_changes)]
 PolicyLockDep = Annotated[asyncio.Lock, Depends(_policy_lock)]
 
 

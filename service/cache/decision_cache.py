@@ -1,12 +1,13 @@
 """Two cache levels for decisions, and the rules for what may be cached and for how long.
 
 Validity: an entry holds the data generations it was made under and is only
-served while they are current (the caller reads them from the database per
-decision); the policy version and the whole request are in its key. Lifetime:
-`cache_ttl_seconds` for allows, `cache_deny_ttl_seconds` for denies, never past
-the token's `exp` nor the earliest expiry among the principal's role
-assignments. Never cached: errors (any code but `no_policy`, any Cedar error)
-and requests of a policy set that may read the request time.
+served while they are current (the caller reads them from the database, or
+keeps them while change notices arrive: store/changes.py); the policy
+version and the whole request are in its key. Lifetime: `cache_ttl_seconds`
+for allows, `cache_deny_ttl_seconds` for denies, never past the token's `exp`
+nor the earliest expiry among the principal's role assignments. Never cached:
+errors (any code but `no_policy`, any Cedar error) and requests of a policy
+set that may read the request time.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.store import generations
+from service.store import changes, generations
 from service.store.models import AuditEntry
 
 PRINCIPAL = "principal"
@@ -41,12 +41,20 @@ async def record(
     """Add the audit row of a change; it commits or rolls back with the change itself.
 
     Every write is audited, so this is also where the data generation the
-    decision cache keys on is bumped: in the same transaction, never forgotten.
+    decision cache keys on is bumped, and the change announced to every worker
+    (service/store/changes.py): in the same transaction, never forgotten.
     """
+    scope = None
     if target_kind == PRINCIPAL:
-        await generations.bump(session=session, scope=generations.principal_scope(target))
+        scope = generations.principal_scope(target)
     elif target_kind in _GENERATION_SCOPE:
-        await generations.bump(session=session, scope=_GENERATION_SCOPE[target_kind])
+        scope = _GENERATION_SCOPE[target_kind]
+    elif target_kind == KEY:
+        # No decision input changes, but workers that keep authenticated keys must drop them.
+        await changes.announce(session=session, scope=changes.KEYS)
+    if scope is not None:
+        await generations.bump(session=session, scope=scope)
+        await changes.announce(session=session, scope=scope)
     session.add(
         AuditEntry(
             at=datetime.now(UTC),

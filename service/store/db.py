@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
 
@@ -41,7 +42,7 @@ def configure_sqlite(engine: Engine) -> None:
         event.listen(engine, "connect", _sqlite_pragmas)
 
 
-def create_engine(url: str, *, timeout_seconds: float = 2.0) -> AsyncEngine:
+def create_engine(url: str, *, timeout_seconds: float = 2.0, pool_size: int = 10) -> AsyncEngine:
     """An async engine for the configured database URL."""
     url = async_url(url)
     connect_args: dict[str, object] = {}
@@ -50,11 +51,21 @@ def create_engine(url: str, *, timeout_seconds: float = 2.0) -> AsyncEngine:
     # A pre-ping costs a round trip per checkout; only a network database needs it
     # (a restarted server leaves dead pooled connections behind).
     is_network = url.startswith("postgresql")
-    engine = create_async_engine(url, pool_pre_ping=is_network, connect_args=connect_args)
+    # No overflow: a connection opened for a burst and closed after it costs a
+    # server process each time; waiting up to the timeout for a pooled one is cheaper.
+    pool: dict[str, object] = {}
+    if is_network:
+        pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": timeout_seconds}
+    engine = create_async_engine(url, pool_pre_ping=is_network, connect_args=connect_args, **pool)
     configure_sqlite(engine.sync_engine)
     return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
-    """Sessions that keep loaded objects usable after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+    """Sessions that keep loaded objects usable after commit.
+
+    Each factory gets its own Session subclass, so session events listened for
+    on it (store/changes.py) fire for this factory's sessions only.
+    """
+    sync_class = type("StoreSession", (Session,), {})
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=sync_class)

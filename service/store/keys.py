@@ -53,6 +53,11 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def key_digest(raw: str) -> str:
+    """SHA-256 of a whole presented key: how a worker remembers it without keeping it."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
 async def authenticate(*, session: AsyncSession, raw: str) -> Caller | None:
     """The caller a presented key belongs to, or None for an unknown or wrong key."""
     if not raw or len(raw) > MAX_KEY_LENGTH:
