@@ -120,9 +120,31 @@ def test_a_value_without_canonical_form_is_uncacheable() -> None:
         request_digest(PRINCIPAL, replace(ACTION, arguments={"x": {1: "int key"}}))
 
 
+@pytest.mark.parametrize(
+    "value",
+    [float("nan"), float("inf"), 2**64, "lone \ud800 surrogate"],
+    ids=["nan", "infinity", "past-64-bits", "surrogate"],
+)
+def test_values_json_cannot_spell_exactly_are_uncacheable(value: object) -> None:
+    # NaN would hash as null, so a NaN argument could be answered with a null's decision.
+    with pytest.raises(Uncacheable):
+        request_digest(PRINCIPAL, replace(ACTION, arguments={"x": value}))
+
+
+def test_a_subclass_of_a_plain_type_is_keyed_as_its_plain_value() -> None:
+    class Name(str):
+        pass
+
+    plain = replace(ACTION, arguments={"x": "v", "n": 1})
+    subclassed = replace(ACTION, arguments={"x": Name("v"), "n": 1})
+    flag = replace(ACTION, arguments={"x": "v", "n": True})
+    assert request_digest(PRINCIPAL, subclassed) == request_digest(PRINCIPAL, plain)
+    assert request_digest(PRINCIPAL, flag) != request_digest(PRINCIPAL, plain)
+
+
 def test_shared_key_names_version_generations_and_digest() -> None:
     key = shared_key("sha256:abc", Generations("g1", "p1"), "d" * 64)
-    assert key == f"mcp-pdp:decision:v1:sha256:abc:g1:p1:{'d' * 64}"
+    assert key == f"mcp-pdp:decision:v2:sha256:abc:g1:p1:{'d' * 64}"
 
 
 def _conditions(condition: str) -> Any:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Request, Response
 
-from service.api.auth import CallerAccessDep, caller_access
-from service.api.deps import DecisionServiceDep, PoliciesDep
+from service import jsonio
+from service.api.auth import bearer_key, check_caller
 from service.api.schemas import DecisionRequest, DecisionResponse, to_action
-from service.decisions import NO_POLICY_VERSION, Identity, Outcome, new_decision_id
+from service.decisions import NO_POLICY_VERSION, DecisionService, Identity, Outcome, new_decision_id
 from service.engine.model import Decision
 from service.policy_holder import PolicyHolder
 
-# On the router, so every /v1 route authenticates its caller when keys are required.
-router = APIRouter(prefix="/v1", tags=["decisions"], dependencies=[Depends(caller_access)])
+# The hot path: no dependencies to solve, so the route authenticates its caller
+# itself (the other /v1 routes do it with a router dependency).
+router = APIRouter(prefix="/v1", tags=["decisions"])
 AUTH_RESPONSES: dict[int | str, dict[str, str]] = {
     401: {"description": "`require_caller_key` is on and no valid key was sent"},
     403: {"description": "`claims` sent with a key not flagged `trusted_claims`"},
@@ -33,6 +34,22 @@ def decision_response(outcome: Outcome) -> DecisionResponse:
     )
 
 
+def decision_json(outcome: Outcome) -> bytes:
+    """`decision_response(outcome)` as the JSON body, without building the model."""
+    decision = outcome.decision
+    body = {
+        "decision": "allow" if decision.allowed else "deny",
+        "decision_id": outcome.decision_id,
+        "reasons": list(decision.reasons),
+        "errors": list(decision.errors),
+        "code": decision.code,
+        "required_scopes": list(decision.required_scopes),
+        "policy_version": decision.policy_version,
+        "cached": outcome.cached,
+    }
+    return jsonio.dumps(body)
+
+
 def _key_store_down(policies: PolicyHolder) -> Outcome:
     version = policies.current.version if policies.current else NO_POLICY_VERSION
     message = "the key store could not be read to authenticate the caller"
@@ -40,23 +57,29 @@ def _key_store_down(policies: PolicyHolder) -> Outcome:
 
 
 @router.post("/decisions", response_model=DecisionResponse, responses=AUTH_RESPONSES)
-async def decide(
-    body: DecisionRequest,
-    service: DecisionServiceDep,
-    access: CallerAccessDep,
-    policies: PoliciesDep,
-) -> DecisionResponse:
+async def decide(body: DecisionRequest, request: Request) -> Response:
     """May this user make this MCP request? Allow or deny, with the reasons.
 
     While `require_caller_key` is on, send `Authorization: Bearer <key>` (scope
     `decide` or `admin`); only keys made with `trusted_claims` may send `claims`.
     """
+    state = request.app.state
+    access = await check_caller(
+        state.settings,
+        state.sessions,
+        state.changes,
+        bearer_key(request.headers.get("authorization")),
+    )
     if access.store_unavailable:
-        return decision_response(_key_store_down(policies))
+        return _json(_key_store_down(state.policies))
     if body.claims is not None:
         access.check_claims()
     identity = Identity(token=body.token, claims=body.claims)
     caller = access.caller.key_id if access.caller else None
-    return decision_response(
-        await service.decide(identity, to_action(body, body.context, body.gateway), caller=caller)
-    )
+    service: DecisionService = state.decisions
+    action = to_action(body, body.context, body.gateway)
+    return _json(await service.decide(identity, action, caller=caller))
+
+
+def _json(outcome: Outcome) -> Response:
+    return Response(decision_json(outcome), media_type="application/json")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import logging.handlers
 import sys
@@ -21,6 +20,7 @@ from typing import Any
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service import jsonio
 from service.observability.metrics import Metrics
 from service.store.models import DecisionLogRow
 
@@ -39,6 +39,26 @@ def _line_logger(name: str, handler: logging.Handler) -> logging.Logger:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     return logger
+
+
+_COLUMNS = tuple(column.name for column in DecisionLogRow.__table__.columns)
+_JSON_COLUMNS = frozenset({"reasons", "shadow", "argument_names", "arguments"})
+_COPY = f"COPY decision_log ({', '.join(_COLUMNS)}) FROM STDIN"
+
+
+async def _copy_rows(session: AsyncSession, batch: list[dict[str, Any]]) -> None:
+    """Insert a batch with COPY: a fraction of the CPU of a multi-row INSERT, on both ends."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    async with driver.cursor() as cursor, cursor.copy(_COPY) as copy:
+        for entry in batch:
+            await copy.write_row(
+                tuple(
+                    jsonio.dumps(entry[name]).decode() if name in _JSON_COLUMNS else entry[name]
+                    for name in _COLUMNS
+                )
+            )
 
 
 class DecisionLog:
@@ -123,15 +143,18 @@ class DecisionLog:
     async def _write(self, batch: list[dict[str, Any]]) -> None:
         if self._lines:
             # One write per batch and sink: a line per record, one flush.
-            text = "\n".join(json.dumps(entry, default=str) for entry in batch)
+            text = b"\n".join(jsonio.dumps(entry) for entry in batch).decode()
             for sink, logger in self._lines:
                 logger.info(text)
                 self._metrics.log_written.labels(sink=sink).inc(len(batch))
         if self._sessions is None:
             return
-        rows = [{**e, "time": datetime.fromisoformat(e["time"])} for e in batch]
         async with self._sessions() as session, session.begin():
-            await session.execute(insert(DecisionLogRow), rows)
+            if session.get_bind().dialect.name == "postgresql":
+                await _copy_rows(session, batch)
+            else:
+                rows = [{**e, "time": datetime.fromisoformat(e["time"])} for e in batch]
+                await session.execute(insert(DecisionLogRow), rows)
             now = datetime.now(UTC)
             if now >= self._next_purge:
                 self._next_purge = now + PURGE_EVERY
