@@ -126,29 +126,29 @@ class DecisionService:
             request = build_request(snapshot, principal, action, int(time.time()))
             stored = await self._load(principal.id)
             return evaluate(snapshot, principal, stored, request, action.gateway), False
+        # One ticket for both reads: if a change is announced meanwhile, neither is kept.
+        ticket = self._changes.ticket() if self._changes else 0
         # The generations are read before the data, so an entry is never stored under
         # generations newer than what it was computed from.
-        current = await self._generations(principal.id)
+        current = await self._generations(principal.id, ticket)
         hit = await cache.get(snapshot.version, digest, current)
         if hit is not None:
             return hit, True
         if current is None:
             raise StoreUnavailable("the role store could not be read")
         request = build_request(snapshot, principal, action, int(time.time()))
-        stored = await self._load(principal.id)
+        stored = await self._load(principal.id, ticket)
         decision = evaluate(snapshot, principal, stored, request, action.gateway)
         await cache.put(digest, current, decision, principal, stored)
         return decision, False
 
-    async def _generations(self, principal_id: str) -> Generations | None:
+    async def _generations(self, principal_id: str, ticket: int) -> Generations | None:
         """The current data generations, or None when the store cannot be read."""
         changes = self._changes
-        ticket = 0
         if changes is not None:
             kept = changes.generations(principal_id)
             if kept is not None:
                 return kept  # no notice since they were read: still current
-            ticket = changes.ticket()
         engine: AsyncEngine = self._sessions.kw["bind"]
         try:
             async with engine.connect() as connection:
@@ -192,16 +192,25 @@ class DecisionService:
         claims = identity.claims or {}
         return principal_from_claims(claims, issuer_for(claims, self._issuers))
 
-    async def _load(self, principal_id: str) -> StoredPrincipal:
+    async def _load(self, principal_id: str, ticket: int | None = None) -> StoredPrincipal:
+        changes = self._changes
+        if changes is not None:
+            kept = changes.stored(principal_id, time.time())
+            if kept is not None:
+                return kept
+            ticket = changes.ticket() if ticket is None else ticket
         try:
             async with self._sessions() as session:
-                return await load_principal(
+                stored = await load_principal(
                     session=session, principal_id=principal_id, now=datetime.now(UTC)
                 )
         except Exception as exc:
             self._metrics.store_errors.labels(store="database").inc()
             log.warning("store unavailable: %s", type(exc).__name__)
             raise StoreUnavailable("the role store could not be read") from exc
+        if changes is not None and ticket is not None:
+            changes.keep_stored(principal_id, stored, ticket)
+        return stored
 
 
 def log_entry(

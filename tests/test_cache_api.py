@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from service.store.changes import APPLICATION_NAME
 from service.store.db import sync_url
 from tests.conftest import (
     ADMIN_KEY,
@@ -202,14 +203,28 @@ async def test_database_away_serves_cached_answers_until_they_expire(
     admin: httpx.AsyncClient, database_url: str
 ) -> None:
     # DESIGN §7: with the store unreadable no write can commit, so what is cached stays right.
-    # Both the generations and the principal's data go away: on PostgreSQL this worker
-    # keeps the generations it read (store/changes.py), so it would not notice the first alone.
     assert await cached_answer(admin, "alice", SEARCH) == "allow"
     engine = create_engine(sync_url(database_url))
-    away = ("data_generations", "role_assignments")
+    away = ("data_generations", "role_assignments", "principals")
     with engine.begin() as conn:
         for table in away:
             conn.execute(text(f"ALTER TABLE {table} RENAME TO {table}_away"))
+        if engine.dialect.name == "postgresql":
+            # A worker that keeps facts learns of an outage by losing its listener
+            # (store/changes.py); with the tables gone it cannot start listening again.
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = :name"
+                ),
+                {"name": APPLICATION_NAME},
+            )
+    changes = admin.app.state.changes  # type: ignore[attr-defined]
+    for _ in range(200):
+        if not changes.live:
+            break
+        await asyncio.sleep(0.01)
+    assert not changes.live
     try:
         served = await decide(admin, "alice", SEARCH)
         fresh = await decide(admin, "alice", {**SEARCH, "arguments": {"query": "new"}})

@@ -17,9 +17,10 @@ import psycopg
 import pytest
 from sqlalchemy import event
 
+from service.engine.model import StoredPrincipal
 from service.store.changes import APPLICATION_NAME, CHANNEL, KEYS, ChangeFeed, announce
 from service.store.db import create_engine, session_factory
-from service.store.generations import Generations
+from service.store.generations import NEVER_WRITTEN, Generations
 from tests.conftest import (
     ADMIN_KEY,
     app_client,
@@ -59,7 +60,9 @@ async def eventually(condition: Callable[[], bool], seconds: float = 3.0) -> boo
 
 @pytest.fixture
 async def feed(postgres_database: str) -> AsyncIterator[ChangeFeed]:
-    """A feed listening on the test database, with a short heartbeat."""
+    """A feed listening on the demo database, with a short heartbeat."""
+    clean_database(postgres_database)
+    await load_demo(postgres_database)  # alice, bob, carol… have stored facts
     changes = ChangeFeed(database_url=postgres_database, heartbeat_seconds=0.2)
     await changes.start()
     assert changes.live
@@ -144,15 +147,44 @@ async def test_a_lost_listener_drops_everything_then_reconnects(
 
 
 async def test_kept_principals_are_bounded(postgres_database: str) -> None:
+    clean_database(postgres_database)
+    await load_demo(postgres_database)
     changes = ChangeFeed(database_url=postgres_database, max_principals=2)
     await changes.start()
     try:
-        for name in ("a", "b", "c"):
+        for name in ("alice", "bob", "carol"):
             changes.keep_generations(name, OLD, changes.ticket())
-        assert changes.generations("a") is None  # least recently used went first
-        assert changes.generations("c") == OLD
+        assert changes.generations("alice") is None  # least recently used went first
+        assert changes.generations("carol") == OLD
     finally:
         await changes.stop()
+
+
+GRAPH = {"analyst": frozenset({"employee"})}
+
+
+async def test_a_principal_without_stored_facts_needs_no_read(
+    feed: ChangeFeed, postgres_database: str
+) -> None:
+    # Until the store token and the role graph are known, nothing can be answered.
+    assert feed.generations("newcomer") is None
+    assert feed.stored("newcomer", time.time()) is None
+    feed.keep_generations("alice", OLD, feed.ticket())
+    feed.keep_stored("alice", StoredPrincipal(frozenset({"analyst"}), {}, GRAPH), feed.ticket())
+    # No row anywhere for "newcomer": no roles, no attributes, token "0", nothing read.
+    assert feed.generations("newcomer") == Generations("store-1", NEVER_WRITTEN)
+    assert feed.stored("newcomer", time.time()) == StoredPrincipal(role_parents=GRAPH)
+    notify(postgres_database, "principal:newcomer")  # a first write for them
+    assert await eventually(lambda: feed.generations("newcomer") is None)
+    assert feed.stored("newcomer", time.time()) is None
+
+
+async def test_kept_facts_end_when_an_assignment_expires(feed: ChangeFeed) -> None:
+    now = time.time()
+    expiring = StoredPrincipal(frozenset({"analyst"}), {}, GRAPH, roles_valid_until=now + 60)
+    feed.keep_stored("alice", expiring, feed.ticket())
+    assert feed.stored("alice", now) == expiring
+    assert feed.stored("alice", now + 61) is None  # no write, but the role has lapsed
 
 
 async def test_sqlite_never_keeps_anything(sqlite_database: str) -> None:
@@ -204,6 +236,21 @@ async def decide(http: httpx.AsyncClient, sub: str = "alice") -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def test_a_new_principal_is_decided_without_a_statement(
+    workers: tuple[httpx.AsyncClient, ...],
+) -> None:
+    first, _ = workers
+    assert (await decide(first, "alice"))["cached"] is False  # the store token and role graph
+    statements = count_statements(first.app)  # type: ignore[attr-defined]
+    response = await first.post(
+        "/v1/decisions",
+        json=decision_body(claims={"sub": "newcomer", "groups": ["analyst"]}, **SEARCH),
+        headers=GATEWAY,
+    )
+    assert (response.json()["decision"], response.json()["cached"]) == ("allow", False)
+    assert statements == []  # roles from the groups claim, nothing stored for them
 
 
 async def test_a_cache_hit_sends_no_statement_to_the_database(

@@ -42,8 +42,9 @@ async def test_broken_store_denies_with_store_unavailable(
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE role_assignments RENAME TO role_assignments_broken"))
     try:
-        # A request not decided before: the cache cannot answer it, the store must.
-        other_call = {**ALLOWED_CALL, "arguments": {"query": "not cached"}}
+        # A principal with stored facts not decided for before: neither the cache nor
+        # the facts a worker keeps (store/changes.py) can answer, the store must.
+        other_call = {**ALLOWED_CALL, "claims": {"sub": "bob"}}
         response = await client.post("/v1/decisions", json=decision_body(**other_call))
     finally:
         with engine.begin() as conn:

@@ -22,13 +22,16 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from service.store.generations import EVERYTHING, Generations
+from service.engine.model import StoredPrincipal
+from service.store.generations import EVERYTHING, NEVER_WRITTEN, Generations
 
 log = logging.getLogger("mcp_pdp.changes")
 CHANNEL = "mcp_pdp_changes"
@@ -60,6 +63,7 @@ class ChangeFeed:
         heartbeat_seconds: float = 2.0,
         connect_timeout_seconds: float = 2.0,
         max_principals: int = 100_000,
+        max_index: int = 200_000,
     ) -> None:
         # Only PostgreSQL sends notices; anything else never goes live.
         postgres = database_url is not None and _is_postgres(database_url)
@@ -67,10 +71,15 @@ class ChangeFeed:
         self._heartbeat = heartbeat_seconds
         self._connect_timeout = connect_timeout_seconds
         self._max_principals = max_principals
+        self._max_index = max_index
         self._live = False
         self._notices = 0
-        self._store: str | None = None
-        self._principals: OrderedDict[str, str] = OrderedDict()
+        self._store: str | None = None  # the store token ("*")
+        self._graph: Mapping[str, frozenset[str]] | None = None  # the role graph
+        self._principals: OrderedDict[str, _Kept] = OrderedDict()  # least recently used first
+        # Every principal the database holds anything for; one not in it has no
+        # roles, no attributes and token "0". None: not loaded (too many), ask per principal.
+        self._index: set[str] | None = None
         self._callers: dict[str, Any] = {}
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
@@ -88,21 +97,54 @@ class ChangeFeed:
         """The kept generations for a decision about `principal_id`, if both are kept."""
         if not self._live or self._store is None:
             return None
-        token = self._principals.get(principal_id)
-        if token is None:
+        kept = self._principals.get(principal_id)
+        if kept is not None and kept.token is not None:
+            self._principals.move_to_end(principal_id)
+            return Generations(self._store, kept.token)
+        if self._index is not None and principal_id not in self._index:
+            return Generations(self._store, NEVER_WRITTEN)
+        return None
+
+    def stored(self, principal_id: str, now: float) -> StoredPrincipal | None:
+        """The kept roles, attributes and role graph of `principal_id`, while still valid."""
+        if not self._live or self._graph is None:
             return None
-        self._principals.move_to_end(principal_id)
-        return Generations(self._store, token)
+        kept = self._principals.get(principal_id)
+        if kept is not None and kept.stored is not None:
+            valid_until = kept.stored.roles_valid_until
+            if valid_until is None or now < valid_until:  # an assignment expiring is no write
+                self._principals.move_to_end(principal_id)
+                return kept.stored
+        if self._index is not None and principal_id not in self._index:
+            return StoredPrincipal(role_parents=self._graph)
+        return None
 
     def keep_generations(self, principal_id: str, current: Generations, ticket: int) -> None:
         """Keep what a read returned, unless a notice arrived since `ticket`."""
-        if not self._live or ticket != self._notices:
-            return
-        self._store = current.store
-        self._principals[principal_id] = current.principal
+        if self._live and ticket == self._notices:
+            self._store = current.store
+            if self._indexed(principal_id):
+                self._keep(principal_id).token = current.principal
+
+    def keep_stored(self, principal_id: str, stored: StoredPrincipal, ticket: int) -> None:
+        """Keep a principal's stored facts, unless a notice arrived since `ticket`."""
+        if self._live and ticket == self._notices:
+            self._graph = stored.role_parents
+            if self._indexed(principal_id):
+                self._keep(principal_id).stored = stored
+
+    def _indexed(self, principal_id: str) -> bool:
+        """Whether the index may hold `principal_id` (nothing to keep for those it lacks)."""
+        return self._index is None or principal_id in self._index
+
+    def _keep(self, principal_id: str) -> _Kept:
+        kept = self._principals.get(principal_id)
+        if kept is None:
+            kept = self._principals[principal_id] = _Kept()
+            while len(self._principals) > self._max_principals:
+                self._principals.popitem(last=False)
         self._principals.move_to_end(principal_id)
-        while len(self._principals) > self._max_principals:
-            self._principals.popitem(last=False)
+        return kept
 
     def caller(self, key_digest: str) -> Any:
         """The kept caller for a key (by its SHA-256), or None."""
@@ -116,18 +158,22 @@ class ChangeFeed:
     def forget(self, scope: str) -> None:
         """Drop what `scope` covers; any read in flight is not kept."""
         self._notices += 1
-        if scope == EVERYTHING:
-            self._store = None
+        if scope == EVERYTHING:  # roles, nesting or tools: every principal's facts
+            self._store = self._graph = None
+            self._principals.clear()
         elif scope == KEYS:
             self._callers.clear()
         elif scope.startswith("principal:"):
-            self._principals.pop(scope.removeprefix("principal:"), None)
+            principal_id = scope.removeprefix("principal:")
+            self._principals.pop(principal_id, None)
+            if self._index is not None:
+                self._index.add(principal_id)  # may hold something now: ask the database
         else:
             self._forget_all()
 
     def _forget_all(self) -> None:
         self._notices += 1
-        self._store = None
+        self._store = self._graph = self._index = None
         self._principals.clear()
         self._callers.clear()
 
@@ -198,6 +244,9 @@ class ChangeFeed:
             await connection.execute(f"LISTEN {CHANNEL}")
             # Anything read before this point may predate a lost notice.
             self._forget_all()
+            # Read after LISTEN: a write committed meanwhile is also announced, and a
+            # notice only ever makes this worker ask the database again.
+            await self._load_index(connection)
             self._live = True
             self._connected.set()
             log.info("change feed listening")
@@ -205,6 +254,23 @@ class ChangeFeed:
                 async for notice in connection.notifies(timeout=self._heartbeat):
                     self.forget(notice.payload)
                 await asyncio.wait_for(connection.execute("SELECT 1"), self._heartbeat)
+
+    async def _load_index(self, connection: Any) -> None:
+        cursor = await connection.execute(
+            "SELECT id FROM principals LIMIT %s", (self._max_index + 1,)
+        )
+        ids = {row[0] for row in await cursor.fetchall()}
+        self._index = ids if len(ids) <= self._max_index else None
+        if self._index is None:
+            log.info("more than %d principals: their facts are read per principal", self._max_index)
+
+
+@dataclass
+class _Kept:
+    """What is kept of one principal: its generation token and its stored facts."""
+
+    token: str | None = None
+    stored: StoredPrincipal | None = None
 
 
 def _is_postgres(url: str) -> bool:
