@@ -85,24 +85,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def mcp_pdp(env: dict[str, str], *, port: int, workers: int, log: Path) -> Iterator[int]:
-    """`bench.app` under uvicorn with `workers` processes; yields the master pid."""
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.app:bench_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--no-proxy-headers",
-    ]
+    """`bench.app` with `workers` processes, as `mcp-pdp serve` runs; yields the parent's pid."""
+    command = [sys.executable, "-m", "bench.serve", str(port), str(workers)]
     # stdout is the decision log's stdout sink: written, then discarded here.
     with log.open("wb") as errors:
         process = subprocess.Popen(  # noqa: S603

@@ -55,8 +55,20 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+APP = "service.app:app_from_env"
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
+
+    from service.workers import Supervisor
 
     host = args.host or settings.host
     port = args.port or settings.port
@@ -100,15 +112,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         else:
             summary = f"{len(snapshot.policies)} policies, {len(tools)} tools"
     print(f"mcp-pdp serving on http://{host}:{port} ({summary}); OpenAPI at /docs", file=sys.stderr)
-    uvicorn.run(
-        "service.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=args.workers,
-        log_level="warning",
-        proxy_headers=False,
-    )
+    options = {"factory": True, "log_level": "warning", "proxy_headers": False}
+    if args.workers > 1:
+        return Supervisor(APP, host=host, port=port, count=args.workers, **options).run()
+    uvicorn.run(APP, host=host, port=port, **options)  # type: ignore[arg-type]
     return EXIT_OK
 
 
@@ -203,7 +210,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the decision service")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="processes, each on its own SO_REUSEPORT socket",
+    )
     serve.set_defaults(run=_serve)
 
     commands.add_parser("migrate", help="create or upgrade the database schema").set_defaults(

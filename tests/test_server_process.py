@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import signal
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -98,3 +100,53 @@ def test_beyond_loopback_caller_keys_are_required_by_default(
         assert (answer.status_code, answer.json()["decision"]) == (200, "allow")
     assert admin_key not in (tmp_path / "server.log").read_text()
     assert key not in (tmp_path / "server.log").read_text()
+
+
+def _workers(parent: int) -> set[int]:
+    """Pids of the worker processes under `parent` (not multiprocessing's helpers)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and b"spawn_main" in command and b"resource_tracker" not in command:
+            found.add(int(entry.name))
+    return found
+
+
+def _listeners(port: int) -> int:
+    """How many sockets listen on 127.0.0.1:`port` (state 0A in /proc/net/tcp)."""
+    wanted = f"0100007F:{port:04X}"
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for row in rows if row.split()[1] == wanted and row.split()[3] == "0A")
+
+
+def _until(condition: Callable[[], bool], seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def test_workers_listen_on_their_own_sockets_and_are_replaced(tmp_path: Path) -> None:
+    env = server_env(f"sqlite:///{tmp_path / 'workers.db'}", POLICY_DIR)
+    prepare_demo(env)
+    with running_server(env, tmp_path / "server.log", "--workers", "2") as (base, process):
+        port = int(base.rsplit(":", 1)[1])
+        assert _until(lambda: len(_workers(process.pid)) == 2 and _listeners(port) == 2)
+        victim = min(_workers(process.pid))
+        os.kill(victim, signal.SIGKILL)
+        replaced = _until(lambda: len(_workers(process.pid) - {victim}) == 2)
+        assert replaced, (tmp_path / "server.log").read_text()
+        assert _until(lambda: _listeners(port) == 2)
+        assert httpx.get(f"{base}/readyz").status_code == 200
+        workers = _workers(process.pid)
+    assert process.returncode == 0  # SIGTERM: workers stopped, then the parent
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
