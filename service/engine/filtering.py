@@ -113,7 +113,19 @@ def filter_tools(
 def _class_key(
     snapshot: PolicySnapshot, name: str, groups: tuple[str, ...], has_paths: bool
 ) -> tuple[object, ...]:
-    """Tools with equal keys get equal verdicts: the same policies apply, the same way."""
+    """Tools with equal keys get equal verdicts: the same policies apply, the same way.
+
+    A walk over every policy, so it is done once per tool and snapshot, not per call.
+    """
+    key = snapshot.filter_classes.get(name)
+    if key is None:
+        key = snapshot.filter_classes[name] = _compute_class_key(snapshot, name, groups, has_paths)
+    return key
+
+
+def _compute_class_key(
+    snapshot: PolicySnapshot, name: str, groups: tuple[str, ...], has_paths: bool
+) -> tuple[object, ...]:
     ancestors = {name, *groups}
     matching = []
     for info in snapshot.policies.values():

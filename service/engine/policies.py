@@ -82,6 +82,10 @@ class PolicySnapshot:
     # Per-action slices of the two sets (None: evaluate the whole set).
     slices: PolicySlices | None = None
     shadow_slices: PolicySlices | None = None
+    # The tool filter's class key per tool, filled on first use (engine/filtering.py).
+    filter_classes: dict[str, tuple[object, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def policies_for(self, action_id: str) -> cedarpy.PolicySet:
         """The enforced policies that can apply to `action_id`."""
