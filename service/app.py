@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.api import bulk, decisions, health, operations
 from service.api.admin import admin_router
 from service.api.errors import install_error_handlers
+from service.api.fast_path import DecisionFastPath
 from service.api.limits import BodyLimit
 from service.cache.decision_cache import open_cache
 from service.decisions import DecisionService
@@ -124,6 +125,8 @@ def create_app(settings: Settings, *, serving: bool = False) -> FastAPI:
     app.include_router(operations.router)
     app.include_router(admin_router())
     install_error_handlers(app)
+    # Innermost first: the fast path sees the body BodyLimit has checked, inside the request id.
+    app.add_middleware(DecisionFastPath)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestId)
     return app

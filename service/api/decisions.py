@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from starlette.datastructures import State
 
 from service import jsonio
 from service.api.auth import bearer_key, check_caller
@@ -63,23 +64,21 @@ async def decide(body: DecisionRequest, request: Request) -> Response:
     While `require_caller_key` is on, send `Authorization: Bearer <key>` (scope
     `decide` or `admin`); only keys made with `trusted_claims` may send `claims`.
     """
-    state = request.app.state
+    answer = await decide_body(request.app.state, body, request.headers.get("authorization"))
+    return Response(answer, media_type="application/json")
+
+
+async def decide_body(state: State, body: DecisionRequest, authorization: str | None) -> bytes:
+    """The JSON answer to a valid request; raises HTTPException (401, 403) for the caller."""
     access = await check_caller(
-        state.settings,
-        state.sessions,
-        state.changes,
-        bearer_key(request.headers.get("authorization")),
+        state.settings, state.sessions, state.changes, bearer_key(authorization)
     )
     if access.store_unavailable:
-        return _json(_key_store_down(state.policies))
+        return decision_json(_key_store_down(state.policies))
     if body.claims is not None:
         access.check_claims()
     identity = Identity(token=body.token, claims=body.claims)
     caller = access.caller.key_id if access.caller else None
     service: DecisionService = state.decisions
     action = to_action(body, body.context, body.gateway)
-    return _json(await service.decide(identity, action, caller=caller))
-
-
-def _json(outcome: Outcome) -> Response:
-    return Response(decision_json(outcome), media_type="application/json")
+    return decision_json(await service.decide(identity, action, caller=caller))
