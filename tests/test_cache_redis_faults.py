@@ -136,3 +136,31 @@ def _metric(metrics: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[-1])
     return 0.0
+
+
+async def test_concurrent_calls_share_one_round_trip(redis_server: OwnRedis) -> None:
+    from service.cache.remote import RedisLevel, open_redis
+    from service.observability.metrics import Metrics
+
+    client = open_redis(redis_server.url, 0.5)
+    assert client is not None
+    commands: list[str] = []
+    original = client.execute_command
+
+    async def counted(*args: Any, **options: Any) -> Any:
+        commands.append(str(args[0]))
+        return await original(*args, **options)
+
+    client.execute_command = counted  # type: ignore[method-assign]
+    level = RedisLevel(client, timeout_seconds=0.5, retry_seconds=RETRY, metrics=Metrics())
+    try:
+        keys = [f"mcp-pdp:test:batch:{i}" for i in range(8)]
+        await asyncio.gather(*(level.set(k, k.encode(), 60_000) for k in keys))
+        values = await asyncio.gather(*(level.get(k) for k in [*keys, "mcp-pdp:test:absent"]))
+        assert values == [k.encode() for k in keys] + [None]
+        assert commands == ["MGET"]  # nine gets, one command; the sets went as one pipeline
+        redis_server.kill()
+        down = await asyncio.gather(*(level.get(k) for k in keys))
+        assert down == [None] * len(keys) and not level.available  # one failure, all misses
+    finally:
+        await client.aclose()
