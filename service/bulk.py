@@ -21,6 +21,7 @@ from service.decisions import (
     Outcome,
     new_decision_id,
 )
+from service.engine.entities import principal_ancestors
 from service.engine.errors import DecisionError
 from service.engine.evaluate import CedarRequest, build_request, evaluate_many, prepare_entities
 from service.engine.filtering import ToolVerdict, filter_tools
@@ -112,7 +113,10 @@ async def filter_listing(
         principal_id = principal.id
         entities = prepare_entities(snapshot, principal, stored)
         request_facts = {"time": int(time.time()), **facts}
-        verdicts = filter_tools(snapshot, principal, entities, names, gateway, request_facts)
+        ancestors = principal_ancestors(principal, stored)
+        verdicts = filter_tools(
+            snapshot, principal, entities, names, gateway, request_facts, ancestors=ancestors
+        )
     except DecisionError as exc:
         verdicts = [ToolVerdict(n, False, exc.code) for n in names]
     except Exception:

@@ -13,9 +13,12 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from service.engine import filtering
+from service.engine.entities import principal_ancestors
 from service.engine.errors import DecisionError
 from service.engine.evaluate import build_request, evaluate_many, prepare_entities
 from service.engine.filtering import filter_tools
@@ -55,9 +58,19 @@ def _action_id(name: str) -> str:
     return f'Mcp::Action::"{name}"'
 
 
-def _policy(rng: random.Random, index: int, tool_names: list[str]) -> str:
+def _policy(
+    rng: random.Random, index: int, tool_names: list[str], action_conditions: bool = True
+) -> str:
     effect = rng.choice(["permit", "permit", "forbid"])
-    principal = rng.choice(["principal", f'principal in Mcp::Role::"{rng.choice(ROLES)}"'])
+    principal = rng.choice(
+        [
+            "principal",
+            f'principal in Mcp::Role::"{rng.choice(ROLES)}"',
+            f'principal == Mcp::User::"user{rng.randint(0, 5)}"',
+            "principal is Mcp::User",
+            f'principal is Mcp::User in Mcp::Role::"{rng.choice(ROLES)}"',
+        ]
+    )
     kind = rng.choice(["all", "tool", "tool", "method", "group", "list"])
     tool = rng.choice(tool_names)
     action = {
@@ -72,9 +85,12 @@ def _policy(rng: random.Random, index: int, tool_names: list[str]) -> str:
         f'principal has department && principal.department == "d{rng.randint(0, 2)}"',
         f'principal.hasTag("team") && principal.getTag("team") == "t{rng.randint(0, 1)}"',
         "context.token.expires_at + 9223372036854775000 > 0",  # overflows for a late expiry
-        f"action == {_action_id(rng.choice(tool_names))}",
-        f"action in {_action_id(rng.choice(GROUPS))}",
     ]
+    if action_conditions:  # a condition on `action` keeps its tools from sharing a verdict
+        conditions += [
+            f"action == {_action_id(rng.choice(tool_names))}",
+            f"action in {_action_id(rng.choice(GROUPS))}",
+        ]
     if kind == "tool":
         conditions += [
             f"context.input.n > {rng.randint(-5, 5)}",
@@ -90,11 +106,12 @@ def _policy(rng: random.Random, index: int, tool_names: list[str]) -> str:
     return f"{annotations}{effect} ({principal}, {action}, resource){body};\n"
 
 
-def _world(seed: int) -> tuple[PolicySnapshot, list[str]]:
+def _world(seed: int, action_conditions: bool = True) -> tuple[PolicySnapshot, list[str]]:
     rng = random.Random(seed)
     tools = tools_from_list_result({"tools": _tools(rng)})
     names = [t.name for t in tools]
-    text = "".join(_policy(rng, i, names) for i in range(rng.randint(20, 60)))
+    count = rng.randint(20, 60)
+    text = "".join(_policy(rng, i, names, action_conditions) for i in range(count))
     return compile_policies(STUB, [PolicyFile("random.cedar", text)], tools), names
 
 
@@ -147,6 +164,43 @@ def test_sliced_and_whole_sets_decide_alike(seed: int) -> None:
             whole, principal, entities, names, "default", facts
         )
     assert compared > 60
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_filter_classes_by_principal_scope_list_alike(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tools share a verdict when the same policies can apply to them; policies whose
+    # principal scope excludes the principal are left out of that comparison.
+    snapshot, names = _world(seed, action_conditions=False)
+    calls = {"alone": 0, "shared": 0}
+    mode = "alone"
+    partial = filtering.cedarpy.is_authorized_partial
+
+    def counted(*args: Any) -> Any:
+        calls[mode] += 1
+        return partial(*args)
+
+    monkeypatch.setattr(filtering.cedarpy, "is_authorized_partial", counted)
+    rng = random.Random(2000 + seed)
+    for index in range(40):
+        principal, stored = _principal(rng, index)
+        entities = prepare_entities(snapshot, principal, stored)
+        facts = {"time": 0}
+        mode = "alone"
+        alone = filter_tools(snapshot, principal, entities, names, "default", facts, share=False)
+        mode = "shared"
+        shared = filter_tools(
+            snapshot,
+            principal,
+            entities,
+            names,
+            "default",
+            facts,
+            ancestors=principal_ancestors(principal, stored),
+        )
+        assert shared == alone
+    assert calls["shared"] < calls["alone"]  # the comparison did share verdicts
 
 
 def test_random_requests_reach_every_outcome() -> None:

@@ -57,6 +57,14 @@ def role_closure(direct: frozenset[str], parents: Mapping[str, frozenset[str]]) 
     return seen
 
 
+def principal_ancestors(
+    principal: Principal, stored: StoredPrincipal
+) -> frozenset[tuple[str, str]]:
+    """Every entity the principal is `in`, as (type, id): its roles, transitively."""
+    direct = stored.roles | principal.roles
+    return frozenset((ROLE, role) for role in role_closure(direct, stored.role_parents))
+
+
 def build_entities(
     principal: Principal, stored: StoredPrincipal, declared: Mapping[str, str]
 ) -> list[dict[str, Any]]:

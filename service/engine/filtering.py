@@ -34,7 +34,7 @@ import cedarpy
 from service.engine.evaluate import token_context
 from service.engine.methods import NAMESPACE
 from service.engine.model import Principal
-from service.engine.policies import PolicySnapshot
+from service.engine.policies import PolicyInfo, PolicySnapshot
 
 _UNKNOWN_INPUT = {"__extn": {"fn": "unknown", "arg": "input"}}
 _UNKNOWN_PATHS = {"__extn": {"fn": "unknown", "arg": "paths"}}
@@ -71,11 +71,21 @@ def filter_tools(
     names: Iterable[str],
     gateway: str,
     request_facts: dict[str, Any],
+    *,
+    ancestors: frozenset[tuple[str, str]] | None = None,
+    share: bool = True,
 ) -> list[ToolVerdict]:
-    """One verdict per tool name, in order, all on one parsed entity set."""
+    """One verdict per tool name, in order, all on one parsed entity set.
+
+    `ancestors`: the principal's ancestor entities (its roles, transitively), so
+    that policies whose principal scope cannot match are left out of the class
+    key; None leaves every policy in. `share` False evaluates every tool alone
+    (tests compare the two).
+    """
     base = {"token": token_context(principal), "request": request_facts}
     principal_uid = cedar_uid("User", principal.id)
     resource_uid = cedar_uid("Gateway", gateway)
+    user = (f"{NAMESPACE}::User", principal.id)
     verdicts = []
     answered: dict[tuple[object, ...], ToolVerdict] = {}
     for name in names:
@@ -83,8 +93,8 @@ def filter_tools(
         if tool is None:
             verdicts.append(ToolVerdict(name, False, "unknown_tool"))
             continue
-        key = _class_key(snapshot, name, tool.groups, bool(tool.path_fields))
-        known = answered.get(key)
+        key = _class_key(snapshot, name, tool.groups, bool(tool.path_fields), user, ancestors)
+        known = answered.get(key) if share else None
         if known is not None:
             verdicts.append(replace(known, name=name))
             continue
@@ -111,23 +121,38 @@ def filter_tools(
 
 
 def _class_key(
-    snapshot: PolicySnapshot, name: str, groups: tuple[str, ...], has_paths: bool
+    snapshot: PolicySnapshot,
+    name: str,
+    groups: tuple[str, ...],
+    has_paths: bool,
+    user: tuple[str, str],
+    ancestors: frozenset[tuple[str, str]] | None,
 ) -> tuple[object, ...]:
     """Tools with equal keys get equal verdicts: the same policies apply, the same way.
 
-    A walk over every policy, so it is done once per tool and snapshot, not per call.
+    The policies whose action scope matches the tool are found once per tool and
+    snapshot (a walk over every policy); of those, the ones whose principal scope
+    cannot match this principal are dropped per call: Cedar never applies them,
+    so they cannot tell two tools apart.
     """
-    key = snapshot.filter_classes.get(name)
-    if key is None:
-        key = snapshot.filter_classes[name] = _compute_class_key(snapshot, name, groups, has_paths)
-    return key
+    known = snapshot.filter_classes.get(name)
+    if known is None:
+        known = snapshot.filter_classes[name] = _matching_policies(snapshot, name, groups)
+    alone, matching = known
+    if alone:
+        return ("tool", name)
+    applying = frozenset(
+        info.id for info in matching if ancestors is None or _may_apply(info, user, ancestors)
+    )
+    return ("class", has_paths, applying)
 
 
-def _compute_class_key(
-    snapshot: PolicySnapshot, name: str, groups: tuple[str, ...], has_paths: bool
-) -> tuple[object, ...]:
+def _matching_policies(
+    snapshot: PolicySnapshot, name: str, groups: tuple[str, ...]
+) -> tuple[bool, tuple[PolicyInfo, ...]]:
+    """(alone, the policies whose action scope matches `name`); alone: share no verdict."""
     ancestors = {name, *groups}
-    matching = []
+    matching: list[PolicyInfo] = []
     for info in snapshot.policies.values():
         if info.action_op == "All":
             hit = True
@@ -135,12 +160,27 @@ def _compute_class_key(
             names = ancestors if info.action_op == "in" else {name}
             hit = not info.action_ids.isdisjoint(names)
         else:
-            return ("tool", name)  # a scope we do not understand: no sharing
+            return True, ()  # a scope we do not understand: no sharing
         if hit:
             if info.conditions_use_action:
-                return ("tool", name)
-            matching.append(info.id)
-    return ("class", has_paths, frozenset(matching))
+                return True, ()
+            matching.append(info)
+    return False, tuple(matching)
+
+
+def _may_apply(
+    info: PolicyInfo, user: tuple[str, str], ancestors: frozenset[tuple[str, str]]
+) -> bool:
+    """False only when the principal scope surely excludes this principal (else True)."""
+    entity = info.principal_entity
+    if info.principal_op == "==":
+        return entity is None or entity == user
+    if info.principal_op == "in":
+        return entity is None or entity == user or entity in ancestors
+    if info.principal_op == "is":
+        same_type = info.principal_is in (None, user[0])
+        return same_type and (entity is None or entity == user or entity in ancestors)
+    return True  # All, or a form not known here
 
 
 def _verdict(

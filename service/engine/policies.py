@@ -50,6 +50,12 @@ class PolicyInfo:
     action_op: str = "All"
     action_ids: frozenset[str] = frozenset()
     conditions_use_action: bool = True
+    # The principal scope, for the tool filter: op ("All", "==", "in", "is", or
+    # anything else for a form it does not know), the entity (type, id) named by
+    # `==`/`in`, and the entity type named by `is`. None where absent or a slot.
+    principal_op: str = "All"
+    principal_entity: tuple[str, str] | None = None
+    principal_is: str | None = None
 
     @property
     def shadow(self) -> bool:
@@ -82,8 +88,8 @@ class PolicySnapshot:
     # Per-action slices of the two sets (None: evaluate the whole set).
     slices: PolicySlices | None = None
     shadow_slices: PolicySlices | None = None
-    # The tool filter's class key per tool, filled on first use (engine/filtering.py).
-    filter_classes: dict[str, tuple[object, ...]] = field(
+    # The tool filter's policies per tool, filled on first use (engine/filtering.py).
+    filter_classes: dict[str, tuple[Any, ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
 
@@ -155,7 +161,13 @@ def compile_policies(
                     f"duplicate policy id {policy_id}", file=source.name, line=line
                 )
             infos[policy_id] = PolicyInfo(
-                policy_id, source.name, line, policy["effect"], annotations, *_action_scope(policy)
+                policy_id,
+                source.name,
+                line,
+                policy["effect"],
+                annotations,
+                *_action_scope(policy),
+                *_principal_scope(policy),
             )
             est_policies[policy_id] = policy
 
@@ -185,6 +197,15 @@ def _action_scope(policy: dict[str, Any]) -> tuple[str, frozenset[str], bool]:
     named = [scope["entity"]] if "entity" in scope else scope.get("entities", [])
     uses_action = '{"Var": "action"}' in json.dumps(policy.get("conditions", []))
     return scope.get("op", "All"), frozenset(e["id"] for e in named), uses_action
+
+
+def _principal_scope(policy: dict[str, Any]) -> tuple[str, tuple[str, str] | None, str | None]:
+    scope = policy.get("principal") or {}
+    within = scope.get("in", scope)  # `principal is T in E` names E under "in"
+    entity = within.get("entity") if isinstance(within, dict) else None
+    named = (str(entity["type"]), str(entity["id"])) if isinstance(entity, dict) else None
+    kind = scope.get("entity_type")
+    return str(scope.get("op", "All")), named, str(kind) if kind else None
 
 
 def _validate(files: list[PolicyFile], schema: cedarpy.Schema, infos: list[PolicyInfo]) -> None:
