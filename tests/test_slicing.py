@@ -203,6 +203,68 @@ def test_filter_classes_by_principal_scope_list_alike(
     assert calls["shared"] < calls["alone"]  # the comparison did share verdicts
 
 
+# Per-tool policies written from a few templates: equal shapes on many tools.
+TEMPLATES = [
+    ("permit", 'principal in Mcp::Role::"r0"', ""),
+    ("permit", 'principal in Mcp::Role::"r1"', 'when { context.token.scopes.contains("read") }'),
+    ("forbid", "principal", 'when { context.token.scopes.contains("write") }'),
+    ("forbid", 'principal in Mcp::Role::"r2"', ""),
+    ("permit", "principal", "when { context.input.n > 0 }"),
+    ("permit", "principal is Mcp::User", "unless { principal has department }"),
+    ("forbid", 'principal == Mcp::User::"user3"', ""),
+]
+
+
+def _templated_world(seed: int) -> tuple[PolicySnapshot, list[str]]:
+    rng = random.Random(seed)
+    tools = tools_from_list_result({"tools": _tools(rng)})
+    names = [t.name for t in tools]
+    text = '@id("suspended")\nforbid (principal, action, resource) when { principal has department && principal.department == "d1" };\n'
+    index = 0
+    for name in names:
+        for effect, principal, condition in rng.sample(TEMPLATES, rng.randint(1, 3)):
+            text += (
+                f'@id("p{index}")\n{effect} ({principal}, action == {_action_id(name)}, resource)'
+                f" {condition};\n"
+            )
+            index += 1
+    return compile_policies(STUB, [PolicyFile("tpl.cedar", text)], tools), names
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_tools_of_equal_policy_shapes_share_verdicts_exactly(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snapshot, names = _templated_world(seed)
+    calls = {"alone": 0, "shared": 0}
+    mode = "alone"
+    partial = filtering.cedarpy.is_authorized_partial
+
+    def counted(*args: Any) -> Any:
+        calls[mode] += 1
+        return partial(*args)
+
+    monkeypatch.setattr(filtering.cedarpy, "is_authorized_partial", counted)
+    rng = random.Random(3000 + seed)
+    withheld_by_forbid = 0
+    for index in range(30):
+        principal, stored = _principal(rng, index)
+        entities = prepare_entities(snapshot, principal, stored)
+        mode = "alone"
+        alone = filter_tools(
+            snapshot, principal, entities, names, "default", {"time": 0}, share=False
+        )
+        mode = "shared"
+        ancestors = principal_ancestors(principal, stored)
+        shared = filter_tools(
+            snapshot, principal, entities, names, "default", {"time": 0}, ancestors=ancestors
+        )
+        assert shared == alone  # reasons name each tool's own policies
+        withheld_by_forbid += sum(1 for v in alone if v.reasons)
+    assert withheld_by_forbid > 0
+    assert calls["shared"] < calls["alone"] * 0.8
+
+
 def test_random_requests_reach_every_outcome() -> None:
     """Across the seeds the comparison sees allows, denies, errors and shadow effects."""
     errors = shadows = allowed = denied = 0

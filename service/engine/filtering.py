@@ -87,16 +87,17 @@ def filter_tools(
     resource_uid = cedar_uid("Gateway", gateway)
     user = (f"{NAMESPACE}::User", principal.id)
     verdicts = []
-    answered: dict[tuple[object, ...], ToolVerdict] = {}
+    answered: dict[tuple[object, ...], tuple[ToolVerdict, dict[str, str]]] = {}
     for name in names:
         tool = snapshot.tools.get(name)
         if tool is None:
             verdicts.append(ToolVerdict(name, False, "unknown_tool"))
             continue
-        key = _class_key(snapshot, name, tool.groups, bool(tool.path_fields), user, ancestors)
+        key, ids = _class_key(snapshot, name, tool.groups, bool(tool.path_fields), user, ancestors)
         known = answered.get(key) if share else None
-        if known is not None:
-            verdicts.append(replace(known, name=name))
+        shared = _share(known, name, ids) if known else None
+        if shared is not None:
+            verdicts.append(shared)
             continue
         context = {**base, "input": _UNKNOWN_INPUT}
         if tool.path_fields:
@@ -115,9 +116,24 @@ def filter_tools(
             verdict = _verdict(snapshot, name, result)
         except ValueError:
             verdict = ToolVerdict(name, False, "evaluation_error")
-        answered[key] = verdict
+        answered[key] = (verdict, ids)
         verdicts.append(verdict)
     return verdicts
+
+
+def _share(
+    known: tuple[ToolVerdict, dict[str, str]], name: str, ids: dict[str, str]
+) -> ToolVerdict | None:
+    """Another tool's verdict for `name`, its reasons renamed to this tool's policies."""
+    verdict, known_ids = known
+    if not known_ids and not ids:  # a class keyed by policy ids: the very same reasons
+        return replace(verdict, name=name)
+    shape_of = {policy_id: shape for shape, policy_id in known_ids.items()}
+    try:
+        reasons = tuple(sorted(ids[shape_of[r]] for r in verdict.reasons))
+    except KeyError:
+        return None  # a reason outside the class: evaluate this tool itself
+    return replace(verdict, name=name, reasons=reasons)
 
 
 def _class_key(
@@ -127,24 +143,28 @@ def _class_key(
     has_paths: bool,
     user: tuple[str, str],
     ancestors: frozenset[tuple[str, str]] | None,
-) -> tuple[object, ...]:
-    """Tools with equal keys get equal verdicts: the same policies apply, the same way.
+) -> tuple[tuple[object, ...], dict[str, str]]:
+    """(key, policy id by shape): tools with equal keys get equal verdicts.
 
     The policies whose action scope matches the tool are found once per tool and
     snapshot (a walk over every policy); of those, the ones whose principal scope
     cannot match this principal are dropped per call: Cedar never applies them,
-    so they cannot tell two tools apart.
+    so they cannot tell two tools apart. The rest are compared by shape (the
+    policy without its action scope and id), so a policy written per tool,
+    repeated for many tools, puts them in one class; a verdict's reasons are
+    renamed to each tool's own policies.
     """
     known = snapshot.filter_classes.get(name)
     if known is None:
         known = snapshot.filter_classes[name] = _matching_policies(snapshot, name, groups)
     alone, matching = known
     if alone:
-        return ("tool", name)
-    applying = frozenset(
-        info.id for info in matching if ancestors is None or _may_apply(info, user, ancestors)
-    )
-    return ("class", has_paths, applying)
+        return ("tool", name), {}
+    applying = [info for info in matching if ancestors is None or _may_apply(info, user, ancestors)]
+    ids = {info.shape: info.id for info in applying}
+    if len(ids) < len(applying):  # two policies of one shape: compare by id
+        return ("ids", has_paths, frozenset(info.id for info in applying)), {}
+    return ("shapes", has_paths, frozenset(ids)), ids
 
 
 def _matching_policies(

@@ -56,6 +56,10 @@ class PolicyInfo:
     principal_op: str = "All"
     principal_entity: tuple[str, str] | None = None
     principal_is: str | None = None
+    # The policy without its action scope and id: two policies of equal shape
+    # decide alike for any action each of them matches (unless a condition reads
+    # `action`, which `conditions_use_action` says).
+    shape: str = ""
 
     @property
     def shadow(self) -> bool:
@@ -168,6 +172,7 @@ def compile_policies(
                 annotations,
                 *_action_scope(policy),
                 *_principal_scope(policy),
+                _shape(policy),
             )
             est_policies[policy_id] = policy
 
@@ -197,6 +202,12 @@ def _action_scope(policy: dict[str, Any]) -> tuple[str, frozenset[str], bool]:
     named = [scope["entity"]] if "entity" in scope else scope.get("entities", [])
     uses_action = '{"Var": "action"}' in json.dumps(policy.get("conditions", []))
     return scope.get("op", "All"), frozenset(e["id"] for e in named), uses_action
+
+
+def _shape(policy: dict[str, Any]) -> str:
+    annotations = {k: v for k, v in (policy.get("annotations") or {}).items() if k != "id"}
+    rest = {k: v for k, v in policy.items() if k not in ("action", "annotations")}
+    return json.dumps({**rest, "annotations": annotations}, sort_keys=True)
 
 
 def _principal_scope(policy: dict[str, Any]) -> tuple[str, tuple[str, str] | None, str | None]:
