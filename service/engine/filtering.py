@@ -16,10 +16,14 @@ under-approximates, so the filter does not hide a tool a call could use, and a
 listed tool is still decided per call. Partial evaluation is an experimental
 Cedar feature; tests compare it with concrete decisions on sampled arguments.
 
-Cost: tools whose action scopes match the same policies (and whose conditions
-do not look at `action`) get the same answer, so Cedar runs once per such
-class, not once per tool: 500 tools behind a handful of group policies take a
-handful of evaluations.
+Cost: tools to which the same policies can apply get the same answer, so
+Cedar runs once per such class, not once per tool. "The same" counts only
+policies whose action scope matches the tool (found once per snapshot) and
+whose principal scope may match this principal, compared by shape (the policy
+without its action scope and id, so per-tool grants written from one pattern
+compare equal); a condition that reads `action` puts its tools in classes of
+their own. 500 tools behind group policies, or granted one by one from a few
+patterns, take a handful of evaluations.
 """
 
 from __future__ import annotations
