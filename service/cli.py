@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -76,8 +77,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # bind address decides whether caller keys are required by default.
     os.environ["MCP_PDP_HOST"] = host
     settings = Settings()
+    keys: int | None = None
     if settings.bootstrap_admin_key is None:
-        keys = asyncio.run(in_session(settings, lambda s: count_keys(session=s)))
+        with contextlib.suppress(SQLAlchemyError):  # reported just below, with the tools
+            keys = asyncio.run(in_session(settings, lambda s: count_keys(session=s)))
         if keys == 0 and settings.require_caller_key:
             print(
                 f"WARNING: serving on {host} with caller keys required, but no API key exists "

@@ -66,7 +66,12 @@ class Supervisor:
     def run(self) -> int:
         """Serve until SIGTERM or SIGINT; the exit code says whether workers could start."""
         # Fail here, in the foreground, if the port is taken by something else.
-        listening_socket(*self._args[1:3]).close()
+        host, port = self._args[1], self._args[2]
+        try:
+            listening_socket(host, port).close()
+        except OSError as exc:
+            print(f"cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+            return STARTUP_FAILURE
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         signal.signal(signal.SIGHUP, self._on_hangup)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -150,3 +151,15 @@ def test_workers_listen_on_their_own_sockets_and_are_replaced(tmp_path: Path) ->
         workers = _workers(process.pid)
     assert process.returncode == 0  # SIGTERM: workers stopped, then the parent
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+def test_workers_refuse_a_port_in_use(tmp_path: Path) -> None:
+    env = server_env(f"sqlite:///{tmp_path / 'busy.db'}", POLICY_DIR)
+    prepare_demo(env)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli(env, "serve", "--port", str(port), "--workers", "2")
+    assert done.returncode == 3
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
