@@ -98,8 +98,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         tools = asyncio.run(in_session(settings, lambda s: load_tools(session=s)))
     except SQLAlchemyError as exc:
+        # A missing table reads "no such table" (SQLite) or "does not exist" (PostgreSQL).
+        missing = any(m in str(exc) for m in ("no such table", "does not exist"))
+        problem = "is not migrated (run `mcp-pdp migrate`)" if missing else "does not answer"
         print(
-            f"warning: the database does not answer ({type(exc).__name__}); serving anyway: "
+            f"warning: the database {problem} ({type(exc).__name__}); serving anyway: "
             "/readyz stays 503 and decisions deny until it does",
             file=sys.stderr,
         )
