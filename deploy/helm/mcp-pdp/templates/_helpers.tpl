@@ -65,6 +65,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
   value: {{ .Values.config.policyPollSeconds | quote }}
 - name: MCP_PDP_DB_TIMEOUT_SECONDS
   value: {{ .Values.config.dbTimeoutSeconds | quote }}
+- name: MCP_PDP_DB_POOL_SIZE
+  value: {{ .Values.config.dbPoolSize | quote }}
 {{- if ne .Values.policies.source "image" }}
 - name: MCP_PDP_POLICY_DIR
   value: /etc/mcp-pdp/policies
