@@ -20,7 +20,7 @@ import pytest
 from service.engine import filtering
 from service.engine.entities import principal_ancestors
 from service.engine.errors import DecisionError
-from service.engine.evaluate import build_request, evaluate_many, prepare_entities
+from service.engine.evaluate import build_request, evaluate, evaluate_many, prepare_entities
 from service.engine.filtering import filter_tools
 from service.engine.model import Action, Principal, StoredPrincipal, TokenInfo
 from service.engine.policies import PolicyFile, PolicySnapshot, compile_policies
@@ -247,6 +247,43 @@ def test_tools_of_equal_policy_shapes_share_verdicts_exactly(
     calls, with_reasons = _shared_against_alone(snapshot, names, 3000 + seed, monkeypatch)
     assert with_reasons > 0  # forbids named, so renaming reasons was exercised
     assert calls["shared"] < calls["alone"] * 0.8
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_lean_entities_decide_as_the_schema_parse(seed: int) -> None:
+    # One decision parses its action's chain without the schema (engine/action_entities.py).
+    lean, names = _world(seed)
+    assert lean.action_chains is not None
+    full = replace(lean, action_chains=None)
+    rng = random.Random(4000 + seed)
+    compared = 0
+    for index in range(40):
+        principal, stored = _principal(rng, index)
+        for _ in range(4):
+            try:
+                request = build_request(lean, principal, _action(rng, names), 0)
+            except DecisionError:
+                continue
+            expected = evaluate(full, principal, stored, request, "default")
+            assert evaluate(lean, principal, stored, request, "default") == expected
+            compared += 1
+    assert compared > 100
+
+
+def test_lean_entities_only_where_exact() -> None:
+    tools = tools_from_list_result({"tools": [{"name": "a___x", "inputSchema": SCHEMA}]})
+    plain = '@id("p")\npermit (principal, action in Mcp::Action::"CallTool", resource);\n'
+    literal = (
+        '@id("q")\npermit (principal, action, resource) when '
+        '{ Mcp::Action::"a___x" in Mcp::Action::"CallTool" };\n'
+    )
+    assert compile_policies(STUB, [PolicyFile("p.cedar", plain)], tools).action_chains
+    snapshot = compile_policies(STUB, [PolicyFile("q.cedar", plain + literal)], tools)
+    assert snapshot.action_chains is None  # the literal's chain would be missing
+    record = STUB.replace("employee?: Bool,", "employee?: Bool,\n    address?: { city: String },")
+    assert record != STUB
+    snapshot = compile_policies(record, [PolicyFile("p.cedar", plain)], tools)
+    assert snapshot.action_chains is None  # Cedar reads a record against the schema
 
 
 def test_random_requests_reach_every_outcome() -> None:

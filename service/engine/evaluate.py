@@ -74,12 +74,23 @@ def build_request(
 
 
 def prepare_entities(
-    snapshot: PolicySnapshot, principal: Principal, stored: StoredPrincipal
+    snapshot: PolicySnapshot,
+    principal: Principal,
+    stored: StoredPrincipal,
+    action_id: str | None = None,
 ) -> cedarpy.Entities:
-    """Parse the principal's entities once, with the schema's action entities."""
-    document = json.dumps(build_entities(principal, stored, snapshot.user_attributes))
+    """Parse the principal's entities once, with the schema's action entities.
+
+    With `action_id`, for one decision: only that action's chain, without the
+    schema, where that is exact (engine/action_entities.py).
+    """
+    entities = build_entities(principal, stored, snapshot.user_attributes)
+    chains = snapshot.action_chains
     try:
-        return cedarpy.Entities.from_json_str(document, snapshot.schema)
+        if action_id is not None and chains is not None and action_id in chains:
+            document = f"{json.dumps(entities)[:-1]},{chains[action_id]}]"
+            return cedarpy.Entities.from_json_str(document)
+        return cedarpy.Entities.from_json_str(json.dumps(entities), snapshot.schema)
     except ValueError as exc:
         raise EvaluationError(f"entities: {exc}") from exc
 
@@ -102,7 +113,7 @@ def evaluate(
     gateway: str,
 ) -> Decision:
     """Evaluate one request with Cedar and turn its answer into a Decision (fail closed)."""
-    entities = prepare_entities(snapshot, principal, stored)
+    entities = prepare_entities(snapshot, principal, stored, request.action_id)
     return evaluate_many(snapshot, principal, entities, [(request, gateway)])[0]
 
 

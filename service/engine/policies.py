@@ -16,6 +16,7 @@ from typing import Any
 
 import cedarpy
 
+from service.engine.action_entities import action_chains
 from service.engine.cedar_text import statements
 from service.engine.errors import PolicyLoadError
 from service.engine.methods import METHOD_GROUPS
@@ -92,6 +93,9 @@ class PolicySnapshot:
     # Per-action slices of the two sets (None: evaluate the whole set).
     slices: PolicySlices | None = None
     shadow_slices: PolicySlices | None = None
+    # Action id -> that action's entity chain, for lean single decisions; None: parse
+    # with the schema (engine/action_entities.py).
+    action_chains: Mapping[str, str] | None = None
     # The tool filter's policies per tool, filled on first use (engine/filtering.py).
     filter_classes: dict[str, tuple[Any, ...]] = field(
         default_factory=dict, compare=False, repr=False
@@ -180,6 +184,7 @@ def compile_policies(
     enforced = {pid: p for pid, p in est_policies.items() if not infos[pid].shadow}
     has_shadow = len(enforced) < len(est_policies)
     scopes = {pid: (i.action_op, i.action_ids, i.conditions_use_action) for pid, i in infos.items()}
+    user_attributes = user_attribute_types(str(schema))
     groups = {t.name: frozenset(t.groups) for t in tools}
     groups.update((method, frozenset(g)) for method, g in METHOD_GROUPS.items())
     return PolicySnapshot(
@@ -192,7 +197,8 @@ def compile_policies(
         schema_text=schema_text,
         policies=infos,
         tools={t.name: t for t in tools},
-        user_attributes=user_attribute_types(str(schema)),
+        user_attributes=user_attributes,
+        action_chains=action_chains(schema, user_attributes, est_policies.values()),
         reads_time=any(reads_request_time(p.get("conditions", [])) for p in est_policies.values()),
     )
 
