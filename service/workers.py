@@ -51,6 +51,7 @@ class Supervisor:
     """Starts `count` workers serving `app` and keeps them running."""
 
     def __init__(self, app: str, *, host: str, port: int, count: int, **options: Any) -> None:
+        self._host, self._port = host, port
         self._args = (app, host, port, options)
         self._count = count
         self._context = multiprocessing.get_context("spawn")
@@ -66,11 +67,11 @@ class Supervisor:
     def run(self) -> int:
         """Serve until SIGTERM or SIGINT; the exit code says whether workers could start."""
         # Fail here, in the foreground, if the port is taken by something else.
-        host, port = self._args[1], self._args[2]
         try:
-            listening_socket(host, port).close()
+            listening_socket(self._host, self._port).close()
         except OSError as exc:
-            print(f"cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+            where = f"{self._host}:{self._port}"
+            print(f"cannot listen on {where}: {exc.strerror or exc}", file=sys.stderr)
             return STARTUP_FAILURE
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -164,6 +165,17 @@ async def logged_decisions(app: Any) -> list[dict[str, Any]]:
     async with app.state.db_engine.connect() as conn:
         rows = (await conn.execute(select(DecisionLogRow).order_by(DecisionLogRow.time))).all()
     return [dict(row._mapping) for row in rows]
+
+
+class Records(logging.Handler):
+    """A log handler that keeps every record, for asserting on what was logged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_KEY, app_client, decision_body, demo_settings, load_demo
+from tests.conftest import ADMIN_KEY, Records, app_client, decision_body, demo_settings, load_demo
 from tests.redis_server import OwnRedis, own_redis
 
 RETRY = 0.5  # redis_retry_seconds for these tests
@@ -75,15 +75,6 @@ async def test_redis_killed_and_restarted(database_url: str, redis_server: OwnRe
     async with app_client(settings) as replica:
         body, _ = await decide(replica, "alice", "after")
         assert (body["decision"], body["cached"]) == ("allow", True)
-
-
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 async def test_a_stalled_redis_costs_one_short_timeout_per_interval(

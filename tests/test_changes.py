@@ -18,7 +18,14 @@ import pytest
 from sqlalchemy import event
 
 from service.engine.model import StoredPrincipal
-from service.store.changes import APPLICATION_NAME, CHANNEL, KEYS, ChangeFeed, announce
+from service.store.changes import (
+    APPLICATION_NAME,
+    CHANNEL,
+    KEYS,
+    ChangeFeed,
+    announce,
+    libpq_url,
+)
 from service.store.db import create_engine, session_factory
 from service.store.generations import NEVER_WRITTEN, Generations
 from tests.conftest import (
@@ -34,13 +41,9 @@ OLD = Generations("store-1", "alice-1")
 SEARCH = {"tool": "docs___search", "arguments": {"query": "notices"}}
 
 
-def libpq(url: str) -> str:
-    return "postgresql://" + url.split("://", 1)[1]
-
-
 def notify(url: str, scope: str, *, commit: bool = True) -> None:
     """Send a notice from another connection, committed or rolled back."""
-    with psycopg.connect(libpq(url)) as conn:
+    with psycopg.connect(libpq_url(url)) as conn:
         conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, scope))
         if commit:
             conn.commit()
@@ -132,7 +135,7 @@ async def test_a_lost_listener_drops_everything_then_reconnects(
 ) -> None:
     feed.keep_generations("alice", OLD, feed.ticket())
     feed.keep_caller("digest", "caller", feed.ticket())
-    with psycopg.connect(libpq(postgres_database), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(postgres_database), autocommit=True) as conn:
         killed = conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
             (APPLICATION_NAME,),

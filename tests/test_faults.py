@@ -10,18 +10,9 @@ from sqlalchemy import create_engine, text
 
 from service.engine.policies import PolicyFile, compile_policies, read_policy_dir
 from service.store.db import sync_url
-from tests.conftest import POLICY_DIR, decision_body
+from tests.conftest import POLICY_DIR, Records, decision_body
 
 ALLOWED_CALL = {"tool": "docs___search", "arguments": {"query": "q"}}  # alice may call it
-
-
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import State
 
@@ -21,24 +23,10 @@ AUTH_RESPONSES: dict[int | str, dict[str, str]] = {
 }
 
 
-def decision_response(outcome: Outcome) -> DecisionResponse:
+def _fields(outcome: Outcome) -> dict[str, Any]:
+    """The fields of `DecisionResponse` for an outcome."""
     decision = outcome.decision
-    return DecisionResponse(
-        decision="allow" if decision.allowed else "deny",
-        decision_id=outcome.decision_id,
-        reasons=list(decision.reasons),
-        errors=list(decision.errors),
-        code=decision.code,
-        required_scopes=list(decision.required_scopes),
-        policy_version=decision.policy_version,
-        cached=outcome.cached,
-    )
-
-
-def decision_json(outcome: Outcome) -> bytes:
-    """`decision_response(outcome)` as the JSON body, without building the model."""
-    decision = outcome.decision
-    body = {
+    return {
         "decision": "allow" if decision.allowed else "deny",
         "decision_id": outcome.decision_id,
         "reasons": list(decision.reasons),
@@ -48,7 +36,16 @@ def decision_json(outcome: Outcome) -> bytes:
         "policy_version": decision.policy_version,
         "cached": outcome.cached,
     }
-    return jsonio.dumps(body)
+
+
+def decision_response(outcome: Outcome) -> DecisionResponse:
+    """The response model of an outcome (batch answers embed it)."""
+    return DecisionResponse.model_validate(_fields(outcome))
+
+
+def decision_json(outcome: Outcome) -> bytes:
+    """`decision_response(outcome)` as the JSON body, without building the model."""
+    return jsonio.dumps(_fields(outcome))
 
 
 def _key_store_down(policies: PolicyHolder) -> Outcome:

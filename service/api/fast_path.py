@@ -16,9 +16,10 @@ import json
 
 from fastapi import HTTPException
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.decisions import decide_body
+from service.api.limits import replay_body
 from service.api.schemas import DecisionRequest
 
 PATH = "/v1/decisions"
@@ -45,7 +46,7 @@ class DecisionFastPath:
             return  # the client went away
         answer = await _answer(scope, body)
         if answer is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         headers = [
             (b"content-type", b"application/json"),
@@ -95,16 +96,3 @@ async def _read_body(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    delivered = False
-
-    async def replay() -> Message:
-        nonlocal delivered
-        if delivered:
-            return await receive()
-        delivered = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
