@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -168,6 +169,55 @@ def test_require_caller_key_defaults_from_the_bind_address(
 def test_short_bootstrap_key_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 32"):
         Settings(bootstrap_admin_key="changeme")
+
+
+COMPOSE_ENV = Path(__file__).parent.parent / "deploy" / "compose.env.example"
+
+
+def test_the_compose_example_does_not_start_with_its_own_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Copied unchanged, the example must not give a working admin key or database password.
+    lines = COMPOSE_ENV.read_text().splitlines()
+    example = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    monkeypatch.setenv("MCP_PDP_BOOTSTRAP_ADMIN_KEY", example["MCP_PDP_BOOTSTRAP_ADMIN_KEY"])
+    with pytest.raises(ValueError, match="bootstrap_admin_key"):
+        Settings()
+    monkeypatch.delenv("MCP_PDP_BOOTSTRAP_ADMIN_KEY")
+    password = example["POSTGRES_PASSWORD"]
+    monkeypatch.setenv("MCP_PDP_DATABASE_URL", f"postgresql+psycopg://pdp:{password}@db:5432/pdp")
+    if password:  # empty: `docker compose` itself refuses to start (`${…:?…}`)
+        with pytest.raises(ValueError, match="placeholder"):
+            Settings()
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "change-me-to-a-long-random-admin-key",
+        "CHANGEME_0123456789abcdefghijklmnopqrstuvwxyz",
+        "please-change_me-0123456789abcdefghijkl",
+        "replace-with-32-or-more-random-characters",
+        "<placeholder: 32 or more random characters>",
+    ],
+)
+def test_placeholder_admin_key_is_refused(key: str) -> None:
+    with pytest.raises(ValueError, match="bootstrap_admin_key looks like a placeholder"):
+        Settings(bootstrap_admin_key=key)
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("database_url", "postgresql+psycopg://pdp:change-me@db:5432/pdp"),
+        ("redis_url", "redis://:CHANGEME@redis:6379/0"),
+    ],
+)
+def test_placeholder_password_in_a_url_is_refused(name: str, url: str) -> None:
+    with pytest.raises(ValueError, match=f"{name}: its password looks like a placeholder"):
+        Settings(**{name: url})
+    # A real password, and no password, are fine.
+    Settings(**{name: url.replace("change-me", "Xk4v9qPz").replace("CHANGEME", "Xk4v9qPz")})
 
 
 async def test_key_is_shown_once_and_stored_hashed(
