@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,7 +31,10 @@ from service.reloader import PolicyReloader
 from service.settings import Settings
 from service.store.changes import ChangeFeed
 from service.store.db import create_engine, session_factory
-from service.store.keys import ensure_bootstrap_key
+from service.store.keys import ensure_bootstrap_key, retire_bootstrap_keys, split_key
+
+log = logging.getLogger("mcp_pdp.keys")
+RETIRE_RETRY_SECONDS = 2.0
 
 
 def create_app(settings: Settings, *, serving: bool = False) -> FastAPI:
@@ -71,6 +77,7 @@ def create_app(settings: Settings, *, serving: bool = False) -> FastAPI:
             sessions=sessions if settings.decision_log_database else None,
             retention_days=settings.decision_log_retention_days,
         )
+        retiring: asyncio.Task[None] | None = None
         try:
             # Invalid policies refuse the start (the error names file:line); a database
             # that is away only delays readiness: the watcher keeps trying.
@@ -78,6 +85,10 @@ def create_app(settings: Settings, *, serving: bool = False) -> FastAPI:
                 raise PolicyLoadError(holder.last_error or "policies could not be loaded")
             if settings.bootstrap_admin_key is not None:
                 await bootstrap_admin_key(sessions, settings.bootstrap_admin_key.get_secret_value())
+            elif not await retire_former_bootstrap_keys(sessions):
+                # The database is away: nothing authenticates until it is back, and the
+                # revoke is retried meanwhile rather than refusing the start.
+                retiring = asyncio.create_task(keep_retiring(sessions), name="bootstrap-key-retire")
             reloader.start()
             decision_log.start()
             await changes.start()
@@ -108,6 +119,10 @@ def create_app(settings: Settings, *, serving: bool = False) -> FastAPI:
                     tune_garbage_collector()
                 yield
         finally:
+            if retiring is not None:
+                retiring.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retiring
             await changes.stop()
             await reloader.stop()
             await decision_log.stop()
@@ -133,12 +148,32 @@ def create_app(settings: Settings, *, serving: bool = False) -> FastAPI:
 
 
 async def bootstrap_admin_key(sessions: async_sessionmaker[AsyncSession], raw: str) -> None:
-    """Store the configured admin key; replicas starting together may race, one wins."""
+    """Store the configured admin key, revoke others the settings stored; replicas may race."""
     try:
         async with sessions() as session, session.begin():
             await ensure_bootstrap_key(session=session, raw=raw)
+            await retire_bootstrap_keys(session=session, keep=split_key(raw)[0])
     except IntegrityError:
-        pass  # another replica stored the same key first
+        pass  # another replica stored the same key first (and revoked the others)
+
+
+async def retire_former_bootstrap_keys(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """With `bootstrap_admin_key` unset, revoke any key it stored; False if the database is away."""
+    try:
+        async with sessions() as session, session.begin():
+            await retire_bootstrap_keys(session=session, keep=None)
+    except Exception as exc:
+        log.warning("could not revoke a former bootstrap admin key: %s", type(exc).__name__)
+        return False
+    return True
+
+
+async def keep_retiring(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Retry `retire_former_bootstrap_keys` until the database answers."""
+    while True:
+        await asyncio.sleep(RETIRE_RETRY_SECONDS)
+        if await retire_former_bootstrap_keys(sessions):
+            return
 
 
 def app_from_env() -> FastAPI:

@@ -80,7 +80,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     keys: int | None = None
     if settings.bootstrap_admin_key is None:
         with contextlib.suppress(SQLAlchemyError):  # reported just below, with the tools
-            keys = asyncio.run(in_session(settings, lambda s: count_keys(session=s)))
+            # A key the settings stored earlier is revoked at start: it does not count.
+            keys = asyncio.run(in_session(settings, lambda s: count_keys(session=s, lasting=True)))
         if keys == 0 and settings.require_caller_key:
             print(
                 f"WARNING: serving on {host} with caller keys required, but no API key exists "

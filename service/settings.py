@@ -19,6 +19,26 @@ from pydantic_settings import (
 
 CONFIG_ENV = "MCP_PDP_CONFIG"
 MIN_BOOTSTRAP_KEY = 32
+# Words of the placeholders example files and templates use ("change-me", "replace
+# with …"); compared with case, spaces and punctuation ignored.
+PLACEHOLDER_WORDS = ("changeme", "replace", "placeholder")
+RANDOM_KEY_COMMAND = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def placeholder_word(secret: str) -> str | None:
+    """The placeholder word a secret contains, if any: a value copied unchanged from an example."""
+    letters = "".join(c for c in secret.lower() if c.isalnum())
+    return next((word for word in PLACEHOLDER_WORDS if word in letters), None)
+
+
+def check_url_password(name: str, url: str | None) -> None:
+    """Refuse a URL whose password is a placeholder (`postgresql://u:change-me@…`)."""
+    password = urlsplit(url).password if url else None
+    if password and placeholder_word(password):
+        raise ValueError(
+            f"{name}: its password looks like a placeholder ({placeholder_word(password)!r}); "
+            "set the real one"
+        )
 
 
 def is_loopback(host: str) -> bool:
@@ -96,7 +116,10 @@ class IssuerSettings(BaseModel):
 class Settings(BaseSettings):
     """Every configuration key of mcp-pdp (DESIGN §6)."""
 
-    model_config = SettingsConfigDict(env_prefix="MCP_PDP_", extra="forbid")
+    # Errors never echo values: URLs carry passwords.
+    model_config = SettingsConfigDict(
+        env_prefix="MCP_PDP_", extra="forbid", hide_input_in_errors=True
+    )
 
     database_url: str = "sqlite:///./mcp-pdp.db"
     redis_url: str | None = None
@@ -142,6 +165,7 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("database_url must be a sqlite:// or postgresql+psycopg:// URL")
+        check_url_password("database_url", value)
         return value
 
     @field_validator("redis_url")
@@ -149,13 +173,27 @@ class Settings(BaseSettings):
     def _known_redis(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
+        check_url_password("redis_url", value)
         return value
 
     @field_validator("bootstrap_admin_key")
     @classmethod
-    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < MIN_BOOTSTRAP_KEY:
-            raise ValueError(f"bootstrap_admin_key must be at least {MIN_BOOTSTRAP_KEY} characters")
+    def _long_and_random(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        if len(secret) < MIN_BOOTSTRAP_KEY:
+            raise ValueError(
+                f"bootstrap_admin_key must be at least {MIN_BOOTSTRAP_KEY} characters, "
+                f"e.g. {RANDOM_KEY_COMMAND}"
+            )
+        if word := placeholder_word(secret):
+            # An example's placeholder may be long enough; copied unchanged, anyone who
+            # read the example would hold an admin key.
+            raise ValueError(
+                f"bootstrap_admin_key looks like a placeholder (it contains {word!r}); "
+                f"set a random value, e.g. {RANDOM_KEY_COMMAND}"
+            )
         return value
 
     @model_validator(mode="after")

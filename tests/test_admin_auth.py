@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
+from contextlib import AsyncExitStack
+from pathlib import Path
 
 import httpx
 import pytest
@@ -48,10 +51,11 @@ def routes(app: object, prefix: str) -> list[tuple[str, str]]:
     return found
 
 
-async def make_key(admin: httpx.AsyncClient, scope: str, trusted: bool = False) -> dict:
-    response = await admin.post(
-        "/admin/v1/keys", json={"name": f"{scope}-key", "scope": scope, "trusted_claims": trusted}
-    )
+async def make_key(
+    admin: httpx.AsyncClient, scope: str, trusted: bool = False, headers: dict | None = None
+) -> dict:
+    body = {"name": f"{scope}-key", "scope": scope, "trusted_claims": trusted}
+    response = await admin.post("/admin/v1/keys", json=body, headers=headers)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -170,6 +174,55 @@ def test_short_bootstrap_key_is_refused() -> None:
         Settings(bootstrap_admin_key="changeme")
 
 
+COMPOSE_ENV = Path(__file__).parent.parent / "deploy" / "compose.env.example"
+
+
+def test_the_compose_example_does_not_start_with_its_own_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Copied unchanged, the example must not give a working admin key or database password.
+    lines = COMPOSE_ENV.read_text().splitlines()
+    example = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    monkeypatch.setenv("MCP_PDP_BOOTSTRAP_ADMIN_KEY", example["MCP_PDP_BOOTSTRAP_ADMIN_KEY"])
+    with pytest.raises(ValueError, match="bootstrap_admin_key"):
+        Settings()
+    monkeypatch.delenv("MCP_PDP_BOOTSTRAP_ADMIN_KEY")
+    password = example["POSTGRES_PASSWORD"]
+    monkeypatch.setenv("MCP_PDP_DATABASE_URL", f"postgresql+psycopg://pdp:{password}@db:5432/pdp")
+    if password:  # empty: `docker compose` itself refuses to start (`${…:?…}`)
+        with pytest.raises(ValueError, match="placeholder"):
+            Settings()
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "change-me-to-a-long-random-admin-key",
+        "CHANGEME_0123456789abcdefghijklmnopqrstuvwxyz",
+        "please-change_me-0123456789abcdefghijkl",
+        "replace-with-32-or-more-random-characters",
+        "<placeholder: 32 or more random characters>",
+    ],
+)
+def test_placeholder_admin_key_is_refused(key: str) -> None:
+    with pytest.raises(ValueError, match="bootstrap_admin_key looks like a placeholder"):
+        Settings(bootstrap_admin_key=key)
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("database_url", "postgresql+psycopg://pdp:change-me@db:5432/pdp"),
+        ("redis_url", "redis://:CHANGEME@redis:6379/0"),
+    ],
+)
+def test_placeholder_password_in_a_url_is_refused(name: str, url: str) -> None:
+    with pytest.raises(ValueError, match=f"{name}: its password looks like a placeholder"):
+        Settings(**{name: url})
+    # A real password, and no password, are fine.
+    Settings(**{name: url.replace("change-me", "Xk4v9qPz").replace("CHANGEME", "Xk4v9qPz")})
+
+
 async def test_key_is_shown_once_and_stored_hashed(
     admin: httpx.AsyncClient, database_url: str
 ) -> None:
@@ -227,6 +280,104 @@ async def test_bootstrap_key_survives_restart_and_rotates(database_url: str) -> 
         assert (await http.get("/admin/v1/roles", headers=bearer(second))).status_code == 200
         audit = (await http.get("/admin/v1/audit", headers=bearer(second))).json()["entries"]
     assert [e["action"] for e in audit if e["actor"] == "settings"] == ["key.bootstrap"] * 2
+
+
+async def refused_soon(http: httpx.AsyncClient, key: str) -> bool:
+    """Whether `key` gets 401 within a few seconds (a running worker hears of a revoke)."""
+    for _ in range(100):
+        if (await http.get("/admin/v1/roles", headers=bearer(key))).status_code == 401:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_bootstrap_key_removed_from_settings_stops_working(database_url: str) -> None:
+    from service.store.keys import key_digest
+    from tests.conftest import load_demo
+
+    await load_demo(database_url)
+    settings = demo_settings(database_url, bootstrap_admin_key=ADMIN_KEY)
+    async with app_client(settings) as first:
+        other = await make_key(first, "admin", headers=bearer(ADMIN_KEY))
+    async with app_client(settings) as running:
+        assert (await running.get("/admin/v1/roles", headers=bearer(ADMIN_KEY))).status_code == 200
+        feed = running.app.state.changes  # type: ignore[attr-defined]
+        # On PostgreSQL this replica now keeps the caller in memory, until a notice.
+        assert feed.caller(key_digest(ADMIN_KEY)) is not None or not feed.live
+        # A replica restarted without the setting revokes the key for every replica.
+        async with app_client(demo_settings(database_url)) as restarted:
+            response = await restarted.get("/admin/v1/roles", headers=bearer(ADMIN_KEY))
+            assert response.status_code == 401
+            assert await refused_soon(running, ADMIN_KEY)
+            # Keys made through the API are not the settings' to revoke.
+            ops = bearer(other["key"])
+            assert (await restarted.get("/admin/v1/roles", headers=ops)).status_code == 200
+            audit = (await restarted.get("/admin/v1/audit", headers=ops)).json()["entries"]
+    by_settings = [(e["action"], e["target"]) for e in audit if e["actor"] == "settings"]
+    assert by_settings == [("key.delete", "bootstrap"), ("key.bootstrap", "bootstrap")]
+
+
+async def test_bootstrap_key_changed_to_another_id_retires_the_old_one(database_url: str) -> None:
+    from tests.conftest import load_demo
+
+    await load_demo(database_url)
+    first, second = ADMIN_KEY, "mcppdp_0123456789abcdef_" + "s" * 40
+    async with app_client(demo_settings(database_url, bootstrap_admin_key=first)):
+        pass
+    async with app_client(demo_settings(database_url, bootstrap_admin_key=second)) as http:
+        assert (await http.get("/admin/v1/roles", headers=bearer(first))).status_code == 401
+        assert (await http.get("/admin/v1/roles", headers=bearer(second))).status_code == 200
+
+
+async def test_serve_does_not_count_a_bootstrap_key_it_will_revoke(database_url: str) -> None:
+    from service.cli import in_session
+    from service.store.keys import count_keys
+    from tests.conftest import load_demo
+
+    await load_demo(database_url)
+    settings = demo_settings(database_url, bootstrap_admin_key=ADMIN_KEY)
+    async with app_client(settings):
+        pass
+    assert await in_session(settings, lambda s: count_keys(session=s)) == 1
+    # `mcp-pdp serve` warns about having no key from this count.
+    assert await in_session(settings, lambda s: count_keys(session=s, lasting=True)) == 0
+
+
+async def test_replicas_starting_without_the_key_revoke_it_once(database_url: str) -> None:
+    from tests.conftest import load_demo
+
+    await load_demo(database_url)
+    async with app_client(demo_settings(database_url, bootstrap_admin_key=ADMIN_KEY)) as http:
+        ops = (await make_key(http, "admin", headers=bearer(ADMIN_KEY)))["key"]
+    async with AsyncExitStack() as replicas:
+        started = await asyncio.gather(
+            *(replicas.enter_async_context(app_client(demo_settings(database_url))) for _ in "abc")
+        )
+        assert (
+            await started[0].get("/admin/v1/roles", headers=bearer(ADMIN_KEY))
+        ).status_code == 401
+        audit = (await started[1].get("/admin/v1/audit", headers=bearer(ops))).json()["entries"]
+    assert [e["action"] for e in audit if e["actor"] == "settings"] == [
+        "key.delete",
+        "key.bootstrap",
+    ]
+
+
+async def test_a_database_away_at_start_delays_the_revoke(postgres_database: str) -> None:
+    from tests.conftest import clean_database, load_demo
+    from tests.server import free_port
+    from tests.test_observability import Proxy, through
+
+    clean_database(postgres_database)
+    await load_demo(postgres_database)
+    async with app_client(demo_settings(postgres_database, bootstrap_admin_key=ADMIN_KEY)):
+        pass
+    proxy = Proxy(free_port())  # not started: the database is away at start-up
+    url = through(postgres_database, proxy.port)
+    async with app_client(demo_settings(url, db_timeout_seconds=1.0)) as http:
+        await proxy.start()
+        assert await refused_soon(http, ADMIN_KEY)
+    await proxy.stop()
 
 
 async def test_key_store_down_is_a_deny_not_an_error(

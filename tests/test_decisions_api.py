@@ -92,6 +92,31 @@ async def test_known_method_goes_through_policies(client: httpx.AsyncClient) -> 
     assert (denied["decision"], denied["code"]) == ("deny", "no_policy")
 
 
+async def test_a_path_that_could_climb_on_some_server_is_invalid(
+    client: httpx.AsyncClient,
+) -> None:
+    # alice (analyst) may read inside /data/reports, as a tool and as a resource.
+    inside = await decide(
+        client, tool="files___read_file", arguments={"path": "/data/reports/q1.csv"}
+    )
+    assert inside["decision"] == "allow"
+    resource = await decide(client, method="resources/read", uri="file:///data/reports/q1.csv")
+    assert resource["decision"] == "allow"
+    # A server that decodes `%2e%2e`, or a URI decoded twice, would read /etc/passwd.
+    tool = await decide(
+        client,
+        tool="files___read_file",
+        arguments={"path": "/data/reports/%2e%2e/%2e%2e/etc/passwd"},
+    )
+    twice = await decide(
+        client, method="resources/read", uri="file:///data/reports/%252e%252e/%252e%252e/etc/passwd"
+    )
+    for body in (tool, twice):
+        assert (body["decision"], body["code"]) == ("deny", "invalid_arguments"), body
+    assert tool["errors"][0].startswith("arguments.path")
+    assert twice["errors"][0].startswith("uri")
+
+
 async def test_ill_typed_arguments_are_invalid(client: httpx.AsyncClient) -> None:
     claims = {"sub": "bob", "scope": "tools:write"}
     cases = [

@@ -81,3 +81,94 @@ def test_raw_path_stays_in_input_and_facts_go_to_paths() -> None:
     inside_call = Action("tools/call", "files___read_file", {"path": "/data/reports/q1.csv"})
     inside = build_request(snapshot, alice, inside_call, 1)
     assert evaluate(snapshot, alice, stored, inside, "default").allowed
+
+
+# Segments some server could read as `..` (or `.`): a server that percent-decodes
+# a path argument (once or repeatedly, `%uXXXX` too), applies NFKC, strips trailing
+# dots and spaces (Windows) or cuts `;parameters` (Tomcat) must not climb where the
+# policy saw a plain folder name.
+READS_AS_DOTS = [
+    "/data/reports/%2e%2e/%2e%2e/etc/passwd",  # tool paths are not decoded: a name to us
+    "/data/reports/.%2E/etc",
+    "/data/reports/%252e%252e/etc",  # double-encoded
+    "/data/reports/%25252e%25252e/etc",  # and again
+    "/data/reports/%u002e%u002e/etc",  # IIS `%u` escapes
+    "/data/reports/\uff0e\uff0e/etc",  # full-width full stops: NFKC `..`
+    "/data/reports/\u2025/etc",  # two dot leader: NFKC `..`
+    "/data/reports/\uff05\uff12\uff45\uff05\uff12\uff45/etc",  # full-width `%2e%2e`
+    "/data/reports/%EF%BC%8E%EF%BC%8E/etc",  # encoded full-width full stops
+    "/data/reports/.. /etc",  # Windows strips trailing spaces
+    "/data/reports/../../x/.. /etc",
+    "/data/reports/.../etc",  # and trailing dots
+    "/data/reports/.. ./etc",
+    "/data/reports/ ../etc",  # a server that strips both ends
+    "/data/reports/..\u3000/etc",  # ideographic space: NFKC ` `
+    "/data/reports/..;jsessionid=1/etc",  # `;` path parameters (Tomcat)
+    "/data/reports/..%3b/etc",
+    "/data/reports/%2e/etc",  # reads as `.`: no climb, but a folder name to us
+    "/data/reports/. /etc",
+]
+# Separators some server could see inside one of our segments.
+HIDDEN_SEPARATORS = [
+    "/data/reports/..%2f..%2fetc",
+    "/data/reports/..%2F..%5Cetc",
+    "/data/reports/..%252f..%252fetc",  # double-encoded
+    "/data/reports/..\uff0f..\uff0fetc",  # full-width solidus
+    "/data/reports/..\ufe68..\ufe68etc",  # small reverse solidus
+    "/data/reports/%EF%BC%8F",  # encoded full-width solidus
+]
+OTHER_REFUSALS = [
+    "/data/reports/%c0%ae%c0%ae/etc",  # overlong UTF-8 for `.`: some decoders accept it
+    "/data/reports/x%00/etc",  # an encoded NUL
+    "/data/reports/%" + "25" * 20 + "2e",  # encoded beyond any plausible reading
+]
+
+
+@pytest.mark.parametrize("raw", READS_AS_DOTS + HIDDEN_SEPARATORS + OTHER_REFUSALS)
+def test_segments_that_could_climb_on_some_server_are_invalid(raw: str) -> None:
+    with pytest.raises(InvalidArguments, match="arguments.path"):
+        path_facts(raw, "arguments.path")
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [
+        ("/data/reports/q1.csv", "/data/reports/q1.csv"),
+        ("/data/reports/a..b.txt", "/data/reports/a..b.txt"),
+        ("/home/u/.hidden/..x", "/home/u/.hidden/..x"),
+        ("/data/reports/file.", "/data/reports/file."),  # a name on Windows too: no climb
+        ("/data/reports/q1 .csv", "/data/reports/q1 .csv"),
+        ("/data/reports/ /q1.csv", "/data/reports/ /q1.csv"),  # blank: at most an empty segment
+        ("/data/reports/100%.csv", "/data/reports/100%.csv"),  # not an escape
+        ("/data/reports/%41.csv", "/data/reports/%41.csv"),  # an escape, but not of a dot
+        ("/data/reports/\uff311.csv", "/data/reports/\uff311.csv"),  # full-width letter
+        ("/data/reports/re\u0301sume\u0301.pdf", "/data/reports/re\u0301sume\u0301.pdf"),
+        ("/data/reports/\u2488 intro.md", "/data/reports/\u2488 intro.md"),  # NFKC `1. intro.md`
+        ("/data/reports/x;v=1", "/data/reports/x;v=1"),
+    ],
+)
+def test_ordinary_names_are_kept_as_given(raw: str, normalized: str) -> None:
+    facts = path_facts(raw)
+    assert facts["normalized"] == normalized
+    assert "/data/reports" in facts["ancestors"] or "/home/u" in facts["ancestors"]
+
+
+def test_uri_is_decoded_once_and_a_second_level_is_refused() -> None:
+    # One level of escapes is the URI's own: `%2e%2e` is `..` and is resolved.
+    assert uri_facts("file:///data/reports/%2e%2e/q1.csv")["path"] == "/data/q1.csv"
+    assert uri_facts("file:///data/reports/a%2e%2eb.txt")["path"] == "/data/reports/a..b.txt"
+    assert uri_facts("file:///data/reports/100%25.csv")["path"] == "/data/reports/100%.csv"
+    for uri in [
+        "file:///data/reports/%252e%252e/%252e%252e/etc/passwd",
+        "file:///data/reports/%25252e%25252e/etc",
+        "file:///data/reports/..%252f..%252fetc",
+        "file:///data/reports/%EF%BC%8E%EF%BC%8E/etc",
+        "file:///data/reports/\uff0e\uff0e/etc",
+        "file:///data/reports/%2e%2e%20/etc",
+        "file:///data/reports/.../etc",
+        "file:///data/reports/..;x/etc",
+        "file:///data/reports/%c0%ae%c0%ae/etc",
+        "file:///data/reports/%EF%BC%8F..",
+    ]:
+        with pytest.raises(InvalidArguments, match="uri"):
+            uri_facts(uri)

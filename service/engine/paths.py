@@ -17,13 +17,25 @@ path-like value mcp-pdp adds a record next to the raw string:
 
 A `..` that climbs above the root (or above the start of a relative path) is
 refused with `invalid_arguments`, as are NUL bytes. For URIs (`context.uri` on
-resource methods) the path is percent-decoded first, so `%2e%2e` is `..`; an
-encoded `/` (`%2f`) inside a segment is refused. Symbolic links are the
-server's to resolve: a PDP cannot see the file system.
+resource methods) the path is percent-decoded once first, so `%2e%2e` is `..`.
+
+The server behind the gateway may read a name differently than we do: it may
+percent-decode it (once or repeatedly, `%uXXXX` too), apply NFKC (U+FF0E twice is
+`..`), strip trailing dots and spaces (Windows: `.. ` and `...` are `..`) or cut
+`;parameters` (Tomcat: `..;x` is `..`). A segment is refused when any of those
+readings could climb or split it where the policy saw one folder name: it reads
+as dots only (`..`, `.`) without being a literal `..` or `.`, or it holds a
+separator (`/`, `\\`), a NUL, or an escape that is not UTF-8. Every other
+segment is kept as given; only climbs are closed this way, not other aliases
+(`%41`, full-width letters, case on Windows), which is why confinement is best
+written as `ancestors.contains(…)` (an alias can only make it deny). Symbolic
+links are the server's to resolve: a PDP cannot see the file system.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -35,6 +47,49 @@ URI_FACTS_TYPE = (
     "ancestors: Set<String>, segments: Set<String>}"
 )
 MAX_PATH = 4096
+# Readings deeper than this (`%25252e`…) are refused rather than followed further.
+MAX_DECODINGS = 8
+_IIS_ESCAPE = re.compile(r"%u([0-9a-fA-F]{4})")
+
+
+def _decode(text: str, where: str) -> str:
+    """`text` percent-decoded once; escapes that are not UTF-8 (`%c0%ae`) are refused."""
+    try:
+        return unquote(text, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidArguments(f"{where}: a percent-escape that is not UTF-8") from None
+
+
+def _deepest_reading(segment: str, where: str) -> str:
+    """The segment decoded and NFKC-normalised until nothing changes."""
+    reading = segment
+    for _ in range(MAX_DECODINGS):
+        if reading.isascii() and "%" not in reading:
+            return reading  # no escape to decode, and NFKC keeps ASCII as it is
+        decoded = _decode(_IIS_ESCAPE.sub(lambda m: chr(int(m[1], 16)), reading), where)
+        following = unicodedata.normalize("NFKC", decoded)
+        if following == reading:
+            return reading
+        reading = following
+    raise InvalidArguments(f"{where}: a segment encoded more than {MAX_DECODINGS} times")
+
+
+def _check_segment(segment: str, where: str) -> None:
+    """InvalidArguments when some server could read `segment` as `.`/`..` or split it."""
+    reading = _deepest_reading(segment, where)
+    if "/" in reading or "\\" in reading:
+        raise InvalidArguments(f"{where}: an encoded or full-width separator inside a segment")
+    if "\0" in reading:
+        raise InvalidArguments(f"{where}: path contains an encoded NUL byte")
+    if segment in (".", "..") or "." not in reading:
+        return
+    # What Windows (trailing dots, spaces) or a `;parameter` cut could leave of it.
+    core = "".join(reading.split(";", 1)[0].split())
+    if core and not core.strip("."):
+        raise InvalidArguments(
+            f"{where}: a segment some servers read as `..` or `.` "
+            "(encoded, full-width, with trailing dots or spaces, or `;`)"
+        )
 
 
 def path_facts(raw: str, where: str = "path") -> dict[str, Any]:
@@ -47,6 +102,8 @@ def path_facts(raw: str, where: str = "path") -> dict[str, Any]:
     absolute = text.startswith("/")
     kept: list[str] = []
     for segment in text.split("/"):
+        if segment:
+            _check_segment(segment, where)
         if segment in ("", "."):
             continue
         if segment == "..":
@@ -69,10 +126,11 @@ def path_facts(raw: str, where: str = "path") -> dict[str, Any]:
 def uri_facts(uri: str) -> dict[str, Any]:
     """Scheme, authority and the normalised, percent-decoded path of a resource URI."""
     parts = urlsplit(uri)
-    raw_segments = parts.path.replace("\\", "/").split("/")
-    if any("/" in unquote(s) or "\\" in unquote(s) for s in raw_segments):
+    # One level of escapes is the URI's own; path_facts refuses what a second would do.
+    segments = [_decode(s, "uri") for s in parts.path.replace("\\", "/").split("/")]
+    if any("/" in s or "\\" in s for s in segments):
         raise InvalidArguments("uri: an encoded `/` inside a path segment")
-    path = "/".join(unquote(s) for s in raw_segments)
+    path = "/".join(segments)
     facts = path_facts(path, "uri") if path else {"normalized": "", "ancestors": [], "segments": []}
     return {
         "scheme": parts.scheme.lower(),

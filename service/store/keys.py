@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.store import audit
@@ -23,6 +23,7 @@ Scope = Literal["decide", "admin"]
 SCOPES: tuple[Scope, ...] = ("decide", "admin")
 PREFIX = "mcppdp"
 BOOTSTRAP_ID = "bootstrap"
+SETTINGS = "settings"  # `created_by` of the keys the settings store, and their audit actor
 MAX_KEY_LENGTH = 512
 _KEY = re.compile(rf"{PREFIX}_([0-9a-f]{{16}})_([A-Za-z0-9_\-]{{32,128}})")
 # Compared against when the id is unknown, so a miss costs what a hit costs.
@@ -120,9 +121,12 @@ async def list_keys(*, session: AsyncSession) -> list[ApiKey]:
     return list((await session.scalars(select(ApiKey).order_by(ApiKey.created_at))).all())
 
 
-async def count_keys(*, session: AsyncSession) -> int:
-    """How many keys exist."""
-    return int(await session.scalar(select(func.count()).select_from(ApiKey)) or 0)
+async def count_keys(*, session: AsyncSession, lasting: bool = False) -> int:
+    """How many keys exist; `lasting`: only those a start without bootstrap key keeps."""
+    query = select(func.count()).select_from(ApiKey)
+    if lasting:
+        query = query.where(ApiKey.created_by != SETTINGS)
+    return int(await session.scalar(query) or 0)
 
 
 async def ensure_bootstrap_key(*, session: AsyncSession, raw: str) -> bool:
@@ -136,11 +140,11 @@ async def ensure_bootstrap_key(*, session: AsyncSession, raw: str) -> bool:
     if row is None:
         row = ApiKey(id=key_id, name="bootstrap_admin_key", trusted_claims=False)
         session.add(row)
-    row.scope, row.secret_hash, row.created_by = "admin", digest, "settings"
+    row.scope, row.secret_hash, row.created_by = "admin", digest, SETTINGS
     await session.flush()
     await audit.record(
         session=session,
-        actor="settings",
+        actor=SETTINGS,
         action="key.bootstrap",
         target_kind=audit.KEY,
         target=key_id,
@@ -148,6 +152,29 @@ async def ensure_bootstrap_key(*, session: AsyncSession, raw: str) -> bool:
         after=key_view(row),
     )
     return True
+
+
+async def retire_bootstrap_keys(*, session: AsyncSession, keep: str | None) -> list[str]:
+    """Revoke the keys the settings stored before, except the one with id `keep`; their ids.
+
+    A key removed from (or changed in) the settings must stop working, not live on
+    in the database. One DELETE … RETURNING: of replicas starting together, each
+    audits only the rows its own statement removed, so a key is revoked once.
+    """
+    query = delete(ApiKey).where(ApiKey.created_by == SETTINGS)
+    if keep is not None:
+        query = query.where(ApiKey.id != keep)
+    removed = (await session.scalars(query.returning(ApiKey))).all()
+    for row in removed:
+        await audit.record(
+            session=session,
+            actor=SETTINGS,
+            action="key.delete",
+            target_kind=audit.KEY,
+            target=row.id,
+            before=key_view(row),
+        )
+    return [row.id for row in removed]
 
 
 def key_view(row: ApiKey) -> dict[str, object]:
