@@ -90,9 +90,16 @@ def principal_from_claims(claims: Mapping[str, Any], issuer: IssuerSettings) -> 
 
 
 def issuer_for(claims: Mapping[str, Any], issuers: list[IssuerSettings]) -> IssuerSettings:
-    """The configured issuer named by `iss`, else the default claim mapping."""
+    """The configured issuer named by `iss`; InvalidToken when `iss` names none of them.
+
+    With no issuer configured, the claims are taken as they come (default mapping).
+    Once one is, claims must name it exactly: else a caller could skip its
+    `principal_prefix` and `roles_map` just by leaving `iss` out.
+    """
     iss = claims.get("iss")
+    if not issuers:
+        return IssuerSettings(issuer=iss if isinstance(iss, str) else "")
     for issuer in issuers:
         if issuer.issuer == iss:
             return issuer
-    return IssuerSettings(issuer=iss if isinstance(iss, str) else "")
+    raise InvalidToken("claims issuer is not configured")
