@@ -1,4 +1,4 @@
-"""Claims sent by trusted callers: the issuer must match.
+"""Claims sent by trusted callers: the issuer must match, groups stay whole.
 
 Caller keys are not required on loopback, so every client here may send `claims`,
 as a gateway's `trusted_claims` key would. Runs on SQLite and PostgreSQL.
@@ -20,6 +20,7 @@ IDP = IssuerSettings(issuer=ISSUER, principal_prefix="idp", roles_map={"pdp-admi
 # Only `admins-call-anything` permits this tool: allow means the caller got `admin`.
 # It is destructive (no readOnlyHint), so every caller below holds `tools:write`.
 ROTATE = {"method": "tools/call", "tool": "admin___rotate_keys", "arguments": {"service": "db"}}
+REFUND = {"method": "tools/call", "tool": "payments___refund"}
 WRITE = {"scope": "tools:write"}
 ADMIN = {"iss": ISSUER, "sub": "mallory", "groups": ["pdp-admins"], **WRITE}
 
@@ -86,6 +87,23 @@ async def test_batch_and_filter_refuse_claims_without_a_configured_iss(database_
     ]
     assert listing.json()["tools"] == []
     assert [d["code"] for d in listing.json()["details"]] == ["invalid_token"]
+
+
+async def test_a_string_groups_claim_is_one_group(database_url: str) -> None:
+    async with pdp(database_url) as http:
+        former = {**ADMIN, "groups": "Former pdp-admins"}
+        assert await decide(http, former) == ("deny", "no_policy")
+        assert await decide(http, {**ADMIN, "groups": "pdp-admins"}) == ("allow", None)
+        assert await decide(http, {**ADMIN, "groups": ["viewers", "pdp-admins"]}) == ("allow", None)
+
+
+async def test_a_scope_string_is_still_space_separated(database_url: str) -> None:
+    refund = {**REFUND, "arguments": {"orderId": "A-1", "amount": 450}}
+    async with pdp(database_url) as http:
+        write = await decide(http, {**ADMIN, "scope": "openid tools:write"}, refund)
+        read = await decide(http, {**ADMIN, "scope": "openid tools:read"}, refund)
+    assert write == ("allow", None)
+    assert read == ("deny", None)  # the writes-need-scope forbid
 
 
 async def test_without_issuers_claims_need_no_iss(database_url: str) -> None:

@@ -37,6 +37,11 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+def _groups(value: Any) -> list[str]:
+    """A roles claim: an array of group names, or one name as a string (never split)."""
+    return [value] if isinstance(value, str) else _strings(value)
+
+
 def _epoch(value: Any) -> int:
     """A NumericDate claim as a Cedar Long; 0 when absent or not a finite number."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -46,7 +51,7 @@ def _epoch(value: Any) -> int:
 
 def _roles(claims: Mapping[str, Any], issuer: IssuerSettings) -> frozenset[str]:
     """Roles from the groups claim: mapped through `roles_map` when it is set."""
-    groups = _strings(claims.get(issuer.roles_claim)) if issuer.roles_claim else []
+    groups = _groups(claims.get(issuer.roles_claim)) if issuer.roles_claim else []
     if issuer.roles_map:
         # An explicit map is an allow-list: an unmapped group grants nothing.
         groups = [issuer.roles_map[g] for g in groups if g in issuer.roles_map]
