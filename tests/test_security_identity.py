@@ -1,4 +1,4 @@
-"""Claims sent by trusted callers: the issuer must match, groups stay whole.
+"""Claims sent by trusted callers: the issuer must match, groups stay whole, times count.
 
 Caller keys are not required on loopback, so every client here may send `claims`,
 as a gateway's `trusted_claims` key would. Runs on SQLite and PostgreSQL.
@@ -6,6 +6,9 @@ as a gateway's `trusted_claims` key would. Runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import json
+import math
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,6 +24,7 @@ IDP = IssuerSettings(issuer=ISSUER, principal_prefix="idp", roles_map={"pdp-admi
 # It is destructive (no readOnlyHint), so every caller below holds `tools:write`.
 ROTATE = {"method": "tools/call", "tool": "admin___rotate_keys", "arguments": {"service": "db"}}
 REFUND = {"method": "tools/call", "tool": "payments___refund"}
+JSON = {"content-type": "application/json"}
 WRITE = {"scope": "tools:write"}
 ADMIN = {"iss": ISSUER, "sub": "mallory", "groups": ["pdp-admins"], **WRITE}
 
@@ -106,6 +110,53 @@ async def test_a_scope_string_is_still_space_separated(database_url: str) -> Non
     assert read == ("deny", None)  # the writes-need-scope forbid
 
 
+async def test_claims_exp_and_nbf_are_checked_with_leeway(database_url: str) -> None:
+    now = int(time.time())
+    cases = [
+        ({"exp": now - 3600}, ("deny", "token_expired")),
+        ({"nbf": now + 3600}, ("deny", "invalid_token")),
+        ({"exp": str(now + 3600)}, ("deny", "invalid_token")),
+        ({"exp": True}, ("deny", "invalid_token")),
+        ({"nbf": "soon"}, ("deny", "invalid_token")),
+        ({"exp": now - 5}, ("allow", None)),  # within the default 30 s of leeway
+        ({"nbf": now + 5}, ("allow", None)),
+        ({"exp": now + 3600, "nbf": now - 60}, ("allow", None)),
+    ]
+    async with pdp(database_url) as http:
+        for times, expected in cases:
+            assert await decide(http, {**ADMIN, **times}) == expected, times
+        # The decision route parses NaN and Infinity; no comparison with them may allow.
+        for value in (math.nan, math.inf, -math.inf):
+            text = json.dumps({"claims": {**ADMIN, "exp": value}, **ROTATE})  # NaN, Infinity
+            response = await http.post("/v1/decisions", content=text, headers=JSON)
+            answer = response.json()
+            assert (answer["decision"], answer["code"]) == ("deny", "invalid_token"), value
+    async with pdp(database_url, token_leeway_seconds=0) as http:
+        assert await decide(http, {**ADMIN, "exp": now - 5}) == ("deny", "token_expired")
+
+
+async def test_batch_and_filter_check_claim_times(database_url: str) -> None:
+    expired = {**ADMIN, "exp": int(time.time()) - 3600}
+    async with pdp(database_url) as http:
+        batch = await http.post(
+            "/v1/decisions/batch", json={"claims": expired, "requests": [ROTATE]}
+        )
+        listing = await http.post(
+            "/v1/tools/filter", json={"claims": expired, "tools": [{"name": "admin___rotate_keys"}]}
+        )
+    assert [(d["decision"], d["code"]) for d in batch.json()["decisions"]] == [
+        ("deny", "token_expired")
+    ]
+    assert listing.json()["tools"] == []
+    assert [d["code"] for d in listing.json()["details"]] == ["token_expired"]
+
+
 async def test_without_issuers_claims_need_no_iss(database_url: str) -> None:
     async with pdp(database_url, issuers=[]) as http:  # the documented, trusting default
         assert await decide(http, {"sub": "dave", **WRITE}) == ("allow", None)
+
+
+async def test_without_issuers_claim_times_still_count(database_url: str) -> None:
+    expired = {"sub": "dave", "exp": int(time.time()) - 3600, **WRITE}
+    async with pdp(database_url, issuers=[]) as http:
+        assert await decide(http, expired) == ("deny", "token_expired")

@@ -42,11 +42,30 @@ def _groups(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else _strings(value)
 
 
+def _is_number(value: Any) -> bool:
+    """Whether a claim is a usable NumericDate: a JSON number, neither bool, NaN nor infinite."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    # Only floats can be NaN or infinite; an int too large for a float is still a number.
+    return not isinstance(value, float) or math.isfinite(value)
+
+
 def _epoch(value: Any) -> int:
     """A NumericDate claim as a Cedar Long; 0 when absent or not a finite number."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not _is_number(value):
         return 0
     return max(0, min(int(value), MAX_LONG))
+
+
+def check_times(claims: Mapping[str, Any], *, leeway: float, now: float) -> None:
+    """Refuse claims past their `exp` or before their `nbf`, `leeway` seconds either way."""
+    for name in ("exp", "nbf"):
+        if name in claims and not _is_number(claims[name]):
+            raise InvalidToken(f"claim {name!r} is not a number of seconds")
+    if "exp" in claims and claims["exp"] <= now - leeway:
+        raise TokenExpired("token has expired")
+    if "nbf" in claims and claims["nbf"] > now + leeway:
+        raise InvalidToken("token is not yet valid")
 
 
 def _roles(claims: Mapping[str, Any], issuer: IssuerSettings) -> frozenset[str]:
