@@ -109,6 +109,7 @@ def create_app(settings: Settings, *, serving: bool = False) -> FastAPI:
                     sessions=sessions,
                     verifier=verifier,
                     issuers=settings.issuers,
+                    leeway_seconds=settings.token_leeway_seconds,
                     metrics=metrics,
                     decision_log=decision_log,
                     log_arguments=frozenset(settings.log_arguments),

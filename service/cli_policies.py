@@ -18,7 +18,7 @@ from service.engine.model import Action, Decision, StoredPrincipal
 from service.engine.policies import PolicySnapshot, load_snapshot, read_policy_dir
 from service.engine.schema import full_schema_text
 from service.engine.tools import Tool, tools_from_list_result
-from service.identity.claims import issuer_for, principal_from_claims
+from service.identity.claims import check_times, issuer_for, principal_from_claims
 from service.seed import read_json
 from service.settings import Settings
 from service.store.tools import load_tools
@@ -150,7 +150,9 @@ def decide(args: argparse.Namespace, settings: Settings) -> int:
         gateway=args.gateway,
     )
     try:
-        principal = principal_from_claims(claims, issuer_for(claims, settings.issuers))
+        issuer = issuer_for(claims, settings.issuers)
+        check_times(claims, leeway=settings.token_leeway_seconds, now=time.time())
+        principal = principal_from_claims(claims, issuer)
         stored = _stored(args, settings, principal.id)
         request = build_request(snapshot, principal, action, int(time.time()))
         decision = evaluate(snapshot, principal, stored, request, action.gateway)

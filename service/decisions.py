@@ -17,7 +17,7 @@ from service.engine.errors import DecisionError, StoreUnavailable
 from service.engine.evaluate import build_request, evaluate
 from service.engine.model import Action, Decision, Principal, StoredPrincipal
 from service.engine.policies import PolicySnapshot
-from service.identity.claims import issuer_for, principal_from_claims
+from service.identity.claims import check_times, issuer_for, principal_from_claims
 from service.identity.tokens import TokenVerifier
 from service.observability.decision_log import DecisionLog
 from service.observability.metrics import Metrics
@@ -75,6 +75,7 @@ class DecisionService:
         sessions: async_sessionmaker[AsyncSession],
         verifier: TokenVerifier,
         issuers: list[IssuerSettings],
+        leeway_seconds: float,
         metrics: Metrics,
         decision_log: DecisionLog | None = None,
         log_arguments: frozenset[str] = frozenset(),
@@ -85,6 +86,7 @@ class DecisionService:
         self._sessions = sessions
         self._verifier = verifier
         self._issuers = issuers
+        self._leeway = leeway_seconds
         self._metrics = metrics
         self._decision_log = decision_log
         self._log_arguments = log_arguments
@@ -189,8 +191,12 @@ class DecisionService:
         if identity.token is not None:
             claims, issuer = await self._verifier.verify(identity.token)
             return principal_from_claims(claims, issuer)
+        # Trusted claims were verified by the caller, but perhaps long ago: the
+        # issuer match and the time checks are still ours to make.
         claims = identity.claims or {}
-        return principal_from_claims(claims, issuer_for(claims, self._issuers))
+        issuer = issuer_for(claims, self._issuers)
+        check_times(claims, leeway=self._leeway, now=time.time())
+        return principal_from_claims(claims, issuer)
 
     async def _load(self, principal_id: str, ticket: int | None = None) -> StoredPrincipal:
         changes = self._changes

@@ -96,7 +96,7 @@ def test_cognito_access_token_audience_is_client_id() -> None:
     assert token.token.expires_at == 1_900_000_000
 
 
-@pytest.mark.parametrize("exp", [float("inf"), float("nan"), True, "1900000000", 10**30])
+@pytest.mark.parametrize("exp", [float("inf"), float("nan"), True, "1900000000", 10**30, 10**400])
 def test_odd_expiry_never_breaks_the_mapping(exp: Any) -> None:
     principal = principal_from_claims({"sub": "a", "exp": exp}, issuer())
     assert 0 <= principal.token.expires_at <= 2**63 - 1

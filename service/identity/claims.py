@@ -37,16 +37,40 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+def _groups(value: Any) -> list[str]:
+    """A roles claim: an array of group names, or one name as a string (never split)."""
+    return [value] if isinstance(value, str) else _strings(value)
+
+
+def _is_number(value: Any) -> bool:
+    """Whether a claim is a usable NumericDate: a JSON number, neither bool, NaN nor infinite."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    # Only floats can be NaN or infinite; an int too large for a float is still a number.
+    return not isinstance(value, float) or math.isfinite(value)
+
+
 def _epoch(value: Any) -> int:
     """A NumericDate claim as a Cedar Long; 0 when absent or not a finite number."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not _is_number(value):
         return 0
     return max(0, min(int(value), MAX_LONG))
 
 
+def check_times(claims: Mapping[str, Any], *, leeway: float, now: float) -> None:
+    """Refuse claims past their `exp` or before their `nbf`, `leeway` seconds either way."""
+    for name in ("exp", "nbf"):
+        if name in claims and not _is_number(claims[name]):
+            raise InvalidToken(f"claim {name!r} is not a number of seconds")
+    if "exp" in claims and claims["exp"] <= now - leeway:
+        raise TokenExpired("token has expired")
+    if "nbf" in claims and claims["nbf"] > now + leeway:
+        raise InvalidToken("token is not yet valid")
+
+
 def _roles(claims: Mapping[str, Any], issuer: IssuerSettings) -> frozenset[str]:
     """Roles from the groups claim: mapped through `roles_map` when it is set."""
-    groups = _strings(claims.get(issuer.roles_claim)) if issuer.roles_claim else []
+    groups = _groups(claims.get(issuer.roles_claim)) if issuer.roles_claim else []
     if issuer.roles_map:
         # An explicit map is an allow-list: an unmapped group grants nothing.
         groups = [issuer.roles_map[g] for g in groups if g in issuer.roles_map]
@@ -90,9 +114,16 @@ def principal_from_claims(claims: Mapping[str, Any], issuer: IssuerSettings) -> 
 
 
 def issuer_for(claims: Mapping[str, Any], issuers: list[IssuerSettings]) -> IssuerSettings:
-    """The configured issuer named by `iss`, else the default claim mapping."""
+    """The configured issuer named by `iss`; InvalidToken when `iss` names none of them.
+
+    With no issuer configured, the claims are taken as they come (default mapping).
+    Once one is, claims must name it exactly: else a caller could skip its
+    `principal_prefix` and `roles_map` just by leaving `iss` out.
+    """
     iss = claims.get("iss")
+    if not issuers:
+        return IssuerSettings(issuer=iss if isinstance(iss, str) else "")
     for issuer in issuers:
         if issuer.issuer == iss:
             return issuer
-    return IssuerSettings(issuer=iss if isinstance(iss, str) else "")
+    raise InvalidToken("claims issuer is not configured")

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import jwt
 
-from service.identity.claims import InvalidToken, TokenExpired
+from service.identity.claims import InvalidToken, check_times
 from service.identity.jwks import JwksCache, SigningKey
 from service.identity.tokens import NoIssuers, TokenVerifier
 from service.settings import IssuerSettings, Settings
@@ -42,7 +42,11 @@ def _fits(key: SigningKey, alg: str) -> bool:
 
 
 def _decode(token: str, key: SigningKey, alg: str, issuer: IssuerSettings, leeway: int) -> Any:
-    """Verify signature, `iss`, `aud`, `exp`, `nbf`, `iat`; map failures to deny codes."""
+    """Verify signature, `iss`, `aud`, `iat`; map failures to deny codes.
+
+    `exp` must be present, but it and `nbf` are left to `check_times` (in
+    `verify`): trusted claims get that same check.
+    """
     standard_aud = issuer.audience_claim == "aud"
     try:
         claims = jwt.decode(
@@ -55,11 +59,11 @@ def _decode(token: str, key: SigningKey, alg: str, issuer: IssuerSettings, leewa
             options={
                 "require": ["exp", "iss"],
                 "verify_aud": standard_aud,
+                "verify_exp": False,
+                "verify_nbf": False,
                 "enforce_minimum_key_length": True,
             },
         )
-    except jwt.ExpiredSignatureError:
-        raise TokenExpired("token has expired") from None
     except jwt.ImmatureSignatureError:
         raise InvalidToken("token is not yet valid") from None
     except jwt.InvalidAudienceError:
@@ -129,6 +133,7 @@ class JwksVerifier:
         claims = _decode(token, key, alg, issuer, self._leeway)
         if not isinstance(claims, dict):
             raise InvalidToken("token claims are not an object")
+        check_times(claims, leeway=self._leeway, now=time.time())
         return claims, issuer
 
 
