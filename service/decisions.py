@@ -166,8 +166,7 @@ class DecisionService:
     def record(self, outcome: Outcome, action: Action, seconds: float, caller: str | None) -> None:
         """Count the decision in metrics and queue its decision log record."""
         decision = outcome.decision
-        verdict = "allow" if decision.allowed else "deny"
-        self._metrics.decisions.labels(verdict, decision.code or "", action.method).inc()
+        self._metrics.decided(decision.allowed, decision.code, action.method)
         self._metrics.decision_latency.observe(seconds)
         if decision.shadow is not None:
             would_be = "allow" if decision.shadow.allowed else "deny"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -199,18 +200,18 @@ async def test_replicas_share_entries_through_redis(database_url: str, policy_di
         assert 'mcp_pdp_cache_lookups_total{level="redis",result="hit"} 1.0' in metrics
 
 
-async def test_database_away_serves_cached_answers_until_they_expire(
-    admin: httpx.AsyncClient, database_url: str
-) -> None:
-    # DESIGN §7: with the store unreadable no write can commit, so what is cached stays right.
-    assert await cached_answer(admin, "alice", SEARCH) == "allow"
+AWAY = ("data_generations", "role_assignments", "principals")
+
+
+def rename_tables(database_url: str, away: bool) -> None:
+    """Rename the role store's tables away (and, on PostgreSQL, cut the change feed) or back."""
     engine = create_engine(sync_url(database_url))
-    away = ("data_generations", "role_assignments", "principals")
     with engine.begin() as conn:
-        for table in away:
-            conn.execute(text(f"ALTER TABLE {table} RENAME TO {table}_away"))
-        if engine.dialect.name == "postgresql":
-            # A worker that keeps facts learns of an outage by losing its listener
+        for table in AWAY:
+            old, new = (table, f"{table}_away") if away else (f"{table}_away", table)
+            conn.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+        if away and engine.dialect.name == "postgresql":
+            # A worker that keeps generations learns of an outage by losing its listener
             # (store/changes.py); with the tables gone it cannot start listening again.
             conn.execute(
                 text(
@@ -219,22 +220,58 @@ async def test_database_away_serves_cached_answers_until_they_expire(
                 ),
                 {"name": APPLICATION_NAME},
             )
-    changes = admin.app.state.changes  # type: ignore[attr-defined]
+    engine.dispose()
+
+
+@asynccontextmanager
+async def store_away(http: httpx.AsyncClient, database_url: str) -> AsyncIterator[None]:
+    """The role store unreadable for the block, then put back."""
+    # In a thread: the app's own writers (the decision log) must be able to finish
+    # their transactions, or SQLite keeps the rename waiting on their lock.
+    await asyncio.to_thread(rename_tables, database_url, True)
+    changes = http.app.state.changes  # type: ignore[attr-defined]
     for _ in range(200):
         if not changes.live:
             break
         await asyncio.sleep(0.01)
-    assert not changes.live
     try:
-        served = await decide(admin, "alice", SEARCH)
-        fresh = await decide(admin, "alice", {**SEARCH, "arguments": {"query": "new"}})
+        assert not changes.live
+        yield
     finally:
-        with engine.begin() as conn:
-            for table in away:
-                conn.execute(text(f"ALTER TABLE {table}_away RENAME TO {table}"))
-        engine.dispose()
-    assert (served["decision"], served["cached"]) == ("allow", True)
+        await asyncio.to_thread(rename_tables, database_url, False)
+
+
+async def test_database_away_serves_cached_denies_only(
+    admin: httpx.AsyncClient, database_url: str
+) -> None:
+    # With the generations unreadable nobody can tell whether a write revoked an allow.
+    assert await cached_answer(admin, "alice", SEARCH) == "allow"
+    assert await cached_answer(admin, "erin", SEARCH) == "deny"
+    async with store_away(admin, database_url):
+        allowed_before = await decide(admin, "alice", SEARCH)
+        denied_before = await decide(admin, "erin", SEARCH)
+        fresh = await decide(admin, "alice", {**SEARCH, "arguments": {"query": "new"}})
+    assert (allowed_before["decision"], allowed_before["code"], allowed_before["cached"]) == (
+        "deny",
+        "store_unavailable",
+        False,
+    )
+    assert (denied_before["decision"], denied_before["cached"]) == ("deny", True)
     assert (fresh["decision"], fresh["code"], fresh["cached"]) == (
+        "deny",
+        "store_unavailable",
+        False,
+    )
+
+
+async def test_a_revoked_allow_is_not_served_while_the_database_is_away(
+    admin: httpx.AsyncClient, database_url: str
+) -> None:
+    assert await cached_answer(admin, "alice", SEARCH) == "allow"
+    assert (await admin.delete("/admin/v1/principals/alice/roles/analyst")).status_code == 204
+    async with store_away(admin, database_url):
+        after = await decide(admin, "alice", SEARCH)
+    assert (after["decision"], after["code"], after["cached"]) == (
         "deny",
         "store_unavailable",
         False,

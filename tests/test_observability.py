@@ -11,6 +11,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from service.engine.errors import DENY_CODES, DecisionError
+from service.engine.methods import METHOD_GROUPS, TOOL_CALL
+from service.identity.claims import InvalidToken
 from service.observability.decision_log import DecisionLog
 from service.observability.metrics import Metrics
 from tests.conftest import (
@@ -167,7 +170,7 @@ async def test_metrics_parse_and_move(client: httpx.AsyncClient) -> None:
     )
     unknown = (
         "mcp_pdp_decisions_total",
-        (("code", "unknown_method"), ("decision", "deny"), ("method", "nope/nope")),
+        (("code", "unknown_method"), ("decision", "deny"), ("method", "other")),
     )
     assert after[allow] == before.get(allow, 0) + 1
     assert after[unknown] == before.get(unknown, 0) + 1
@@ -176,6 +179,41 @@ async def test_metrics_parse_and_move(client: httpx.AsyncClient) -> None:
     assert after[("mcp_pdp_policy_reloads_total", (("result", "ok"),))] >= 1
     version = client.app.state.policies.current.version  # type: ignore[attr-defined]
     assert after[("mcp_pdp_policy_active", (("version", version),))] == 1
+
+
+def label_values(text: str) -> dict[str, set[str]]:
+    """Every value each label takes across the exposition."""
+    values: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            for name, value in sample.labels.items():
+                values.setdefault(name, set()).add(value)
+    return values
+
+
+async def test_caller_chosen_methods_do_not_grow_the_metrics(client: httpx.AsyncClient) -> None:
+    # Each unknown method used to become a label value of its own: /metrics grew without end.
+    for start in range(0, 2000, 100):
+        requests = [{"method": f"made/up/{n}"} for n in range(start, start + 100)]
+        response = await client.post(
+            "/v1/decisions/batch", json={"claims": {"sub": "alice"}, "requests": requests}
+        )
+        assert response.status_code == 200
+        assert {d["code"] for d in response.json()["decisions"]} == {"unknown_method"}
+    await client.post("/v1/decisions", json=decision_body(method="made/up/single"))
+    await client.post("/v1/decisions", json=decision_body(method="tools/list"))
+    methods = label_values((await client.get("/metrics")).text)["method"]
+    assert methods <= {*METHOD_GROUPS, TOOL_CALL, "other"}
+    assert {"other", "tools/list"} <= methods
+
+
+def test_every_deny_code_is_a_known_label_value() -> None:
+    def subclasses(cls: type[DecisionError]) -> list[type[DecisionError]]:
+        return [cls, *(s for c in cls.__subclasses__() for s in subclasses(c))]
+
+    classes = subclasses(DecisionError)
+    assert InvalidToken in classes  # errors defined outside the engine are found too
+    assert {cls.code for cls in classes} <= DENY_CODES
 
 
 async def test_full_queue_drops_and_counts_instead_of_waiting() -> None:

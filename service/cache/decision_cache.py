@@ -3,7 +3,9 @@
 Validity: an entry holds the data generations it was made under and is only
 served while they are current (the caller reads them from the database, or
 keeps them while change notices arrive: store/changes.py); the policy
-version and the whole request are in its key. Lifetime: `cache_ttl_seconds`
+version and the whole request are in its key. When the generations cannot be
+read, only a cached deny is served: a write may have committed just before
+the store went away, so a cached allow may already be revoked. Lifetime: `cache_ttl_seconds`
 for allows, `cache_deny_ttl_seconds` for denies, never past the token's `exp`
 nor the earliest expiry among the principal's role assignments. Never cached:
 errors (any code but `no_policy`, any Cedar error) and requests of a policy
@@ -63,13 +65,14 @@ class DecisionCache:
     ) -> Decision | None:
         """A cached decision made under `generations`.
 
-        `generations` None means the store cannot be read: then no write can have
-        committed either, and a local entry is served until it expires (DESIGN §7).
+        `generations` None means the store cannot be read: a local deny is served
+        until it expires (failing closed either way), an allow never, since the
+        write that revoked it may have committed just before the store went away.
         """
         now = time.time()
         key = local_key(version, digest)
         entry = self._local.get(key, now)
-        if entry is not None and (generations is None or entry.generations == generations):
+        if entry is not None and _servable(entry, generations):
             self._metrics.cache.labels(level="local", result="hit").inc()
             return entry.decision
         self._metrics.cache.labels(level="local", result="miss").inc()
@@ -112,6 +115,12 @@ class DecisionCache:
         if self._remote is not None:
             ttl_ms = int((expires_at - now) * 1000)
             await self._remote.set(shared_key(version, generations, digest), encode(entry), ttl_ms)
+
+
+def _servable(entry: Entry, generations: Generations | None) -> bool:
+    if generations is None:  # the store cannot be read: a deny fails closed anyway
+        return not entry.decision.allowed
+    return entry.generations == generations
 
 
 def encode(entry: Entry) -> bytes:

@@ -2,6 +2,21 @@
 
 from __future__ import annotations
 
+# Every code a deny can carry (a forbid's verdict carries none); metrics count
+# any other value as "other", so a code added here is one added to a label.
+DENY_CODES = frozenset(
+    {
+        "no_policy",
+        "unknown_tool",
+        "unknown_method",
+        "invalid_arguments",
+        "invalid_token",
+        "token_expired",
+        "evaluation_error",
+        "store_unavailable",
+    }
+)
+
 
 class DecisionError(Exception):
     """An error that ends a decision in deny with `code`."""

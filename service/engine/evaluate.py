@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import cedarpy
 
+from service.engine.cedar_errors import only_permits_failed
 from service.engine.entities import build_entities
 from service.engine.errors import EvaluationError, InvalidArguments, UnknownMethod, UnknownTool
 from service.engine.input_types import convert
@@ -18,7 +18,6 @@ from service.engine.model import Action, Decision, Principal, ShadowEffect, Stor
 from service.engine.paths import paths_context, uri_facts
 from service.engine.policies import PolicySnapshot
 
-_ERRORED_POLICY = re.compile(r"policy `([^`]+)`")
 STEP_UP_ROUNDS = 3  # scope forbids behind scope forbids; more is a policy smell
 
 
@@ -215,14 +214,9 @@ def _interpret(snapshot: PolicySnapshot, result: cedarpy.AuthzResult | None) -> 
     if result.decision == cedarpy.Decision.NoDecision:
         return Decision.deny("evaluation_error", "; ".join(errors) or "no decision", version)
     if result.decision == cedarpy.Decision.Allow:
-        # Cedar skips a policy that errors; for a forbid that would turn a
-        # deny into an allow, so an erroring forbid denies here.
-        failed_forbids = [
-            m.group(1)
-            for e in errors
-            if (m := _ERRORED_POLICY.search(e)) and _effect(snapshot, m.group(1)) != "permit"
-        ]
-        if failed_forbids:
+        # Cedar skips a policy that errors; for a forbid that would turn a deny
+        # into an allow, so an Allow stands only when every error is a permit's.
+        if not only_permits_failed(errors, snapshot.policies):
             return Decision(False, version, (), errors, "evaluation_error")
         return Decision(True, version, reasons, errors)
     if not reasons:
@@ -260,8 +254,3 @@ def _step_up(
             return tuple(sorted(scopes))
         reasons = again.reasons
     return ()
-
-
-def _effect(snapshot: PolicySnapshot, policy_id: str) -> str | None:
-    info = snapshot.policies.get(policy_id)
-    return info.effect if info else None

@@ -28,13 +28,13 @@ patterns, take a handful of evaluations.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import cedarpy
 
+from service.engine.cedar_errors import only_permits_failed
 from service.engine.evaluate import token_context
 from service.engine.methods import NAMESPACE
 from service.engine.model import Principal
@@ -42,7 +42,6 @@ from service.engine.policies import PolicyInfo, PolicySnapshot
 
 _UNKNOWN_INPUT = {"__extn": {"fn": "unknown", "arg": "input"}}
 _UNKNOWN_PATHS = {"__extn": {"fn": "unknown", "arg": "paths"}}
-_ERRORED_POLICY = re.compile(r"policy `([^`]+)`")
 
 
 @dataclass(frozen=True)
@@ -211,9 +210,7 @@ def _verdict(
     snapshot: PolicySnapshot, name: str, result: cedarpy.PartialAuthzResult
 ) -> ToolVerdict:
     diagnostics = result.diagnostics
-    errors = list(diagnostics.errors)
-    failed = {m.group(1) for e in errors if (m := _ERRORED_POLICY.search(e))}
-    if any(_effect(snapshot, p) != "permit" for p in failed) or (errors and not failed):
+    if not only_permits_failed(diagnostics.errors, snapshot.policies):
         # An erroring forbid denies every concrete call; an error naming no
         # policy means the request itself was refused.
         return ToolVerdict(name, False, "evaluation_error")

@@ -1,8 +1,21 @@
-"""Prometheus metrics, one registry per app (so tests and workers do not share state)."""
+"""Prometheus metrics, one registry per app (so tests and workers do not share state).
+
+Label values come from fixed sets, never from what a caller sends: every value
+is a time series kept for the life of the process, so a caller free to choose
+them could grow `/metrics` without end. A value outside its set counts as
+"other". The `issuer` of JWKS fetches is a configured issuer, and `version`
+is only ever the active policy version.
+"""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from service.engine.errors import DENY_CODES
+from service.engine.methods import METHOD_GROUPS, TOOL_CALL
+
+OTHER = "other"
+METHODS = frozenset(METHOD_GROUPS) | {TOOL_CALL}
 
 # Decision latency buckets from 50 µs to 1 s: the interesting range for a PDP.
 LATENCY_BUCKETS = (
@@ -68,6 +81,14 @@ class Metrics:
             "mcp_pdp_decision_log_written", "Decision log entries written", ["sink"], registry=r
         )
 
+    def decided(self, allowed: bool, code: str | None, method: str) -> None:
+        """Count one decision; an unknown method or code counts as "other"."""
+        self.decisions.labels(
+            "allow" if allowed else "deny",
+            "" if code is None else bounded(code, DENY_CODES),
+            bounded(method, METHODS),
+        ).inc()
+
     def active_version(self, version: str) -> None:
         """Mark `version` as the only active policy version."""
         self.policy_version.clear()
@@ -80,3 +101,8 @@ class Metrics:
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
         return generate_latest(self.registry)
+
+
+def bounded(value: str, known: frozenset[str]) -> str:
+    """`value` as a label value: itself when in `known`, else "other"."""
+    return value if value in known else OTHER
