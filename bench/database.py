@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -11,7 +13,7 @@ from sqlalchemy import insert
 
 from bench.world import DEPARTMENTS, ROLES, World
 from service.cli import migrate
-from service.seed import sync_tools
+from service.registry import sync_tools
 from service.settings import Settings
 from service.store.db import create_engine, session_factory
 from service.store.keys import create_key
@@ -61,11 +63,18 @@ async def _fill(world: World, principals: int) -> str:
 
 
 async def set_world(world: World) -> None:
-    """Replace the tool registry with the world's tools."""
+    """Replace the tool registry with the world's tools, checked against its policies."""
     engine = create_engine(URL)
     try:
-        async with session_factory(engine)() as session, session.begin():
-            await sync_tools(session=session, document=world.tools_list(), actor="bench")
+        with tempfile.TemporaryDirectory() as folder:
+            world.write_policies(Path(folder))
+            async with session_factory(engine)() as session, session.begin():
+                await sync_tools(
+                    session=session,
+                    document=world.tools_list(),
+                    policy_dir=Path(folder),
+                    actor="bench",
+                )
     finally:
         await engine.dispose()
 

@@ -25,7 +25,8 @@ from service.cli import migrate
 from service.decisions import DecisionService, Identity
 from service.engine.model import Action
 from service.identity.verifier import open_verifier
-from service.seed import apply_seed, sync_tools
+from service.registry import sync_tools
+from service.seed import apply_seed
 from service.settings import Settings
 from service.store.db import create_engine, session_factory
 from tests.idp import LoopbackIdP
@@ -39,7 +40,9 @@ async def load_demo(url: str) -> None:
     engine = create_engine(url)
     async with session_factory(engine)() as session, session.begin():
         await sync_tools(
-            session=session, document=json.loads((ROOT / "demo/tools.json").read_text())
+            session=session,
+            document=json.loads((ROOT / "demo/tools.json").read_text()),
+            policy_dir=ROOT / "policies",
         )
         await apply_seed(
             session=session, document=json.loads((ROOT / "demo/seed.json").read_text())

@@ -28,7 +28,8 @@ from service.bulk import filter_listing
 from service.cli import migrate
 from service.decisions import Identity
 from service.engine.model import Action
-from service.seed import apply_seed, sync_tools
+from service.registry import sync_tools
+from service.seed import apply_seed
 from service.settings import Settings
 from service.store.db import create_engine, session_factory
 
@@ -69,7 +70,7 @@ async def prepare(url: str, tools: list[dict[str, Any]]) -> None:
     engine = create_engine(url)
     seed = json.loads((ROOT / "demo" / "seed.json").read_text())
     async with session_factory(engine)() as session, session.begin():
-        await sync_tools(session=session, document={"tools": tools})
+        await sync_tools(session=session, document={"tools": tools}, policy_dir=ROOT / "policies")
         await apply_seed(session=session, document=seed)
     await engine.dispose()
 

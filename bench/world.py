@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from service.engine.cedar_text import cedar_string
+
 ROLES = [f"role_{i:02d}" for i in range(20)]
 DEPARTMENTS = [f"dept_{i}" for i in range(5)]
 SCOPES = [f"scope_{i}" for i in range(4)]
@@ -113,15 +115,15 @@ class World:
 
 
 def _cedar_rule(rule: Rule) -> str:
-    principal = f'principal in Mcp::Role::"{rule.role}"' if rule.role else "principal"
-    action = f'action == Mcp::Action::"{rule.tool}"' if rule.tool else "action"
+    principal = f"principal in Mcp::Role::{cedar_string(rule.role)}" if rule.role else "principal"
+    action = f"action == Mcp::Action::{cedar_string(rule.tool)}" if rule.tool else "action"
     conditions = []
     if rule.department:
-        dept = f'principal.department == "{rule.department}"'
+        dept = f"principal.department == {cedar_string(rule.department)}"
         conditions.append(f"when {{ principal has department && {dept} }}")
     if rule.scope:
         word = "when" if rule.effect == "permit" else "unless"
-        conditions.append(f'{word} {{ context.token.scopes.contains("{rule.scope}") }}')
+        conditions.append(f"{word} {{ context.token.scopes.contains({cedar_string(rule.scope)}) }}")
     head = f'@id("p{rule.index:05d}")\n{rule.effect} ({principal}, {action}, resource)'
     return head + (" " + " ".join(conditions) if conditions else "") + ";\n"
 

@@ -127,13 +127,19 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _tools_sync(args: argparse.Namespace, settings: Settings) -> int:
-    from service.seed import read_json, sync_tools
+    from service.registry import sync_tools
+    from service.seed import read_json
 
     document = read_json(Path(args.file))
-    count = asyncio.run(
-        in_session(settings, lambda s: sync_tools(session=s, document=document, actor="cli"))
+    snapshot = asyncio.run(
+        in_session(
+            settings,
+            lambda s: sync_tools(
+                session=s, document=document, policy_dir=settings.policy_dir, actor="cli"
+            ),
+        )
     )
-    print(f"registered {count} tools")
+    print(f"registered {len(snapshot.tools)} tools")
     return EXIT_OK
 
 

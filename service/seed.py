@@ -1,4 +1,7 @@
-"""Seeding the database without the admin API: a tools/list file and a seed document."""
+"""Seeding the database without the admin API: roles, assignments and attributes.
+
+The tool registry is not part of a seed: `service/registry.py` writes it.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.engine.tools import tools_from_list_result
 from service.store.principals import assign_role, set_attributes
 from service.store.roles import put_role
-from service.store.tools import replace_tools
 
 
 def read_json(path: Path) -> Any:
@@ -21,13 +22,6 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: {exc}") from exc
-
-
-async def sync_tools(*, session: AsyncSession, document: Any, actor: str = "seed") -> int:
-    """Replace the tool registry with a `tools/list` result; returns the tool count."""
-    tools = tools_from_list_result(document)
-    await replace_tools(session=session, tools=tools, actor=actor)
-    return len(tools)
 
 
 async def apply_seed(

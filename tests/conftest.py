@@ -19,7 +19,8 @@ from sqlalchemy import create_engine, text
 
 from service.app import create_app
 from service.cli import migrate
-from service.seed import apply_seed, sync_tools
+from service.registry import sync_tools
+from service.seed import apply_seed
 from service.settings import Settings
 from service.store.db import create_engine as create_async_db
 from service.store.db import session_factory, sync_url
@@ -92,7 +93,8 @@ async def load_demo(url: str) -> None:
     engine = create_async_db(url)
     try:
         async with session_factory(engine)() as session, session.begin():
-            await sync_tools(session=session, document=json.loads(DEMO_TOOLS.read_text()))
+            demo = json.loads(DEMO_TOOLS.read_text())
+            await sync_tools(session=session, document=demo, policy_dir=POLICY_DIR)
             await apply_seed(session=session, document=json.loads(DEMO_SEED.read_text()))
     finally:
         await engine.dispose()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+import cedarpy
 import pytest
 
+from service.engine.cedar_text import cedar_string
 from service.engine.errors import InvalidArguments
 from service.engine.input_types import convert, from_json_schema
 from service.engine.tools import Tool
@@ -105,3 +109,35 @@ def test_deep_schemas_stop_at_the_depth_limit() -> None:
     assert typ is not None
     text = typ.to_cedar()
     assert text.count("{") <= 10
+
+
+# JSON and Cedar escape these differently (or one of them not at all).
+AWKWARD = ["à", 'say "hi"', "back\\slash", "😀", "it's", "a\nb\r\t", "nul\0", "del\x7f", "zw\u200b"]
+
+
+@pytest.mark.parametrize("value", AWKWARD)
+def test_cedar_string_round_trips_through_cedar(value: str) -> None:
+    literal = cedar_string(value)
+    policy = f"permit (principal, action, resource) when {{ context[{literal}] == {literal} }};"
+    body = json.loads(cedarpy.policies_to_json_str(policy))["staticPolicies"]["policy0"]
+    equals = body["conditions"][0]["body"]["=="]
+    assert (equals["left"]["."]["attr"], equals["right"]["Value"]) == (value, value)
+    schema = f"entity User {{{literal}: String}};"
+    assert cedarpy.Schema.from_str(schema) is not None
+
+
+def test_cedar_string_escapes() -> None:
+    assert cedar_string("à") == '"à"'  # raw UTF-8, not JSON's \\u00e0
+    assert cedar_string('"\\\n\0') == '"\\"\\\\\\n\\0"'
+    assert cedar_string("\u200b\x7f") == '"\\u{200b}\\u{7f}"'
+    with pytest.raises(ValueError, match="surrogate"):
+        cedar_string("\ud800")
+
+
+def test_awkward_property_names_make_a_schema_cedar_parses() -> None:
+    schema = {"type": "object", "properties": {name: {"type": "string"} for name in AWKWARD}}
+    tool = Tool("odd___names", input_schema=schema)
+    # Printable names are typed; invisible ones stay out of context.input.
+    assert set(tool.input_type.attributes) == {"à", 'say "hi"', "back\\slash", "😀", "it's"}
+    text = f"namespace Mcp {{ entity User; type Input = {tool.input_type.to_cedar()}; }}"
+    assert cedarpy.Schema.from_str(text) is not None

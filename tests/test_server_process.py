@@ -67,12 +67,13 @@ def test_real_server_logs_each_decision_to_stdout(database_url: str, tmp_path: P
 def test_invalid_policies_refuse_to_start(database_url: str, tmp_path: Path) -> None:
     for path in POLICY_DIR.glob("*.cedar*"):
         (tmp_path / path.name).write_text(path.read_text())
-    (tmp_path / "broken.cedar").write_text(
-        "permit (principal, action, resource);\n\npermit (principal, action, resource) when { principal.nope };\n"
-    )
     env = {**os.environ, "MCP_PDP_DATABASE_URL": database_url, "MCP_PDP_POLICY_DIR": str(tmp_path)}
     assert run_cli(env, "migrate").returncode == 0
     assert run_cli(env, "tools", "sync", str(DEMO_TOOLS)).returncode == 0
+    # Broken after the registry was saved (a sync would refuse it with these policies).
+    (tmp_path / "broken.cedar").write_text(
+        "permit (principal, action, resource);\n\npermit (principal, action, resource) when { principal.nope };\n"
+    )
     done = run_cli(env, "serve", "--port", str(free_port()))
     assert done.returncode == 1
     assert "broken.cedar:3" in done.stderr

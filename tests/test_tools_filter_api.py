@@ -9,6 +9,7 @@ import pytest
 
 from service.app import create_app
 from tests.conftest import demo_settings, demo_tools, load_demo
+from tests.leaks import list_results, mentions, search_results
 
 PII = {"hr___get_salary", "hr___get_employee", "hr___update_salary"}
 
@@ -93,16 +94,58 @@ async def test_forbids_name_their_policy(client: httpx.AsyncClient) -> None:
     }
 
 
-async def test_tools_list_result_keeps_its_other_fields(client: httpx.AsyncClient) -> None:
+async def test_tools_list_result_keeps_only_its_standard_fields(
+    client: httpx.AsyncClient,
+) -> None:
     result = {"tools": demo_tools()[:3], "nextCursor": "page-2", "_meta": {"a": 1}}
     response = await client.post(
         "/v1/tools/filter", json={"claims": {"sub": "bob"}, "result": result}
     )
     body = response.json()
-    assert body["result"]["nextCursor"] == "page-2"
-    assert body["result"]["_meta"] == {"a": 1}
+    assert body["result"] == {"tools": body["tools"], "nextCursor": "page-2"}
     assert [t["name"] for t in body["result"]["tools"]] == ["docs___search", "crm___get_customer"]
-    assert body["result"]["tools"] == body["tools"]
+
+
+FOUND = [t for t in demo_tools() if t["name"] in {"docs___search", "hr___get_salary"}]
+KEPT = [t for t in FOUND if t["name"] == "docs___search"]
+SEARCH_LEAKS = search_results(FOUND, "hr___get_salary")
+LIST_LEAKS = list_results(FOUND, "hr___get_salary")
+
+
+async def _filtered(client: httpx.AsyncClient, result: dict) -> dict:
+    body = {"claims": {"sub": "alice"}, "result": result}
+    response = await client.post("/v1/tools/filter", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["withheld"] == ["hr___get_salary"]
+    filtered: dict = response.json()["result"]
+    return filtered
+
+
+@pytest.mark.parametrize("vector", SEARCH_LEAKS, ids=list(SEARCH_LEAKS))
+async def test_search_result_leaks_no_withheld_name(client: httpx.AsyncClient, vector: str) -> None:
+    filtered = await _filtered(client, SEARCH_LEAKS[vector])
+    assert not mentions(filtered, "hr___get_salary")
+    # Rebuilt from the kept tools: the tool-list text, nothing else.
+    (text,) = filtered.pop("content")
+    assert (text["type"], json.loads(text["text"])) == ("text", {"tools": KEPT})
+    assert filtered == {"structuredContent": {"tools": KEPT}, "isError": False}
+
+
+async def test_a_bare_array_text_stays_a_bare_array(client: httpx.AsyncClient) -> None:
+    text = {"type": "text", "text": json.dumps(FOUND)}
+    result = {"structuredContent": {"tools": FOUND}, "content": [text]}
+    filtered = await _filtered(client, result)
+    assert [json.loads(b["text"]) for b in filtered["content"]] == [KEPT]
+    assert "isError" not in filtered
+
+
+@pytest.mark.parametrize("vector", LIST_LEAKS, ids=list(LIST_LEAKS))
+async def test_tools_list_result_leaks_no_withheld_name(
+    client: httpx.AsyncClient, vector: str
+) -> None:
+    filtered = await _filtered(client, LIST_LEAKS[vector])
+    assert not mentions(filtered, "hr___get_salary")
+    assert filtered == {"tools": KEPT, "nextCursor": "page-2"}
 
 
 async def test_semantic_search_result_shape(client: httpx.AsyncClient) -> None:
@@ -129,7 +172,7 @@ async def test_semantic_search_result_shape(client: httpx.AsyncClient) -> None:
     texts = [c["text"] for c in filtered["content"]]
     assert [t["name"] for t in json.loads(texts[0])["tools"]] == ["docs___search"]
     assert "hr___get_salary" not in json.dumps(filtered)
-    assert texts[1:] == ["2 tools found"]
+    assert texts[1:] == []  # prose cannot be shown clean: dropped, even without a name
     assert filtered["isError"] is False
 
 

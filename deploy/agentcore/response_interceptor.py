@@ -1,11 +1,18 @@
 """AgentCore Gateway RESPONSE interceptor: show each user only the tools they may call.
 
-A `tools/list` result, and the result of the gateway's semantic search tool
-(`x_amz_bedrock_agentcore_search`, whose tools sit both in
-`structuredContent.tools` and as JSON text in `content[].text`), is filtered by
-`POST /v1/tools/filter`, asked afresh for every response (never cached). Other
-responses pass unchanged. When the PDP cannot answer, the client gets a
-JSON-RPC error -32603 instead of the unfiltered list.
+Two kinds of result carry tools: a `tools/list` result, and the result of the
+gateway's semantic search tool (`x_amz_bedrock_agentcore_search`, whose tools
+sit both in `structuredContent.tools` and as JSON text in `content[].text`).
+The request tells which it is; a result with a `tools` member is a listing
+whatever the request, and without a readable request a `structuredContent.tools`
+or a text block listing tools marks a search result. `isError` exempts nothing.
+
+Each is filtered by `POST /v1/tools/filter`, asked afresh for every response
+(never cached), and rebuilt from the listed tools: everything that cannot be
+shown to be clean is dropped (docs/mcp.md lists what is kept). A result that
+carries tools but cannot be filtered (the PDP does not answer, a tool without
+a name, a malformed result) becomes JSON-RPC error -32603, never the original.
+Other responses pass unchanged.
 """
 
 from __future__ import annotations
@@ -13,12 +20,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import gateway_event as ge
 from pdp_client import Config, PdpUnavailable, filter_tools
 
 SEARCH_TOOL = "x_amz_bedrock_agentcore_search"
+Kind = Literal["list", "search"]
+
+
+class Unfilterable(Exception):
+    """A result that carries tools in a form the filter cannot take apart."""
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -31,8 +43,8 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return handle(event, config)
 
 
-def _is_search(request_body: Any) -> bool:
-    if not isinstance(request_body, Mapping) or request_body.get("method") != "tools/call":
+def _is_search(request_body: Mapping[str, Any]) -> bool:
+    if request_body.get("method") != "tools/call":
         return False
     params = request_body.get("params")
     name = params.get("name") if isinstance(params, Mapping) else None
@@ -55,10 +67,31 @@ def _text_tools(block: Any) -> list[Any] | None:
     return None
 
 
+def _looks_like_search(result: Mapping[str, Any]) -> bool:
+    structured = result.get("structuredContent")
+    if isinstance(structured, Mapping) and "tools" in structured:
+        return True
+    content = result.get("content")
+    return isinstance(content, list) and any(_text_tools(b) is not None for b in content)
+
+
+def _kind(request_body: Any, body: Mapping[str, Any]) -> Kind | None:
+    """Which kind of tool-carrying result `body` holds; None when it carries none."""
+    if "result" not in body:
+        return None  # a JSON-RPC error, or no answer: no tools to show
+    result = body["result"]
+    method = request_body.get("method") if isinstance(request_body, Mapping) else None
+    if method == "tools/list" or (isinstance(result, Mapping) and "tools" in result):
+        return "list"
+    if isinstance(method, str):  # the request says what the result is
+        return "search" if _is_search(request_body) else None
+    return "search" if isinstance(result, Mapping) and _looks_like_search(result) else None
+
+
 def _names(tools: list[Any]) -> list[str]:
     names = [t.get("name") if isinstance(t, Mapping) else None for t in tools]
     if not all(isinstance(n, str) and n for n in names):
-        raise PdpUnavailable("a listed tool has no name; refusing to pass the list unfiltered")
+        raise Unfilterable("a listed tool has no name")
     return names  # type: ignore[return-value]
 
 
@@ -66,51 +99,66 @@ def _keep(tools: list[Any], allowed: set[str]) -> list[Any]:
     return [t for t in tools if t.get("name") in allowed]
 
 
-def _filter_block(block: Any, allowed: set[str], withheld: set[str]) -> Any | None:
-    """A content block with withheld tools removed; None drops the block."""
-    tools = _text_tools(block)
-    if tools is not None:
-        parsed = json.loads(block["text"])
-        if isinstance(parsed, list):
-            return {**block, "text": json.dumps(_keep(tools, allowed))}
-        return {**block, "text": json.dumps({**parsed, "tools": _keep(tools, allowed)})}
-    text = block.get("text") if isinstance(block, Mapping) else None
-    # Prose that names a withheld tool would leak it: drop that block.
-    if isinstance(text, str) and any(name in text for name in withheld):
-        return None
-    return block
-
-
-def _filtered(
-    result: dict[str, Any], token: str, config: Config, search: bool, facts: dict[str, str]
-) -> dict[str, Any]:
-    """`result` with only the tools the PDP lists, in every place it carries tools."""
+def _structured_tools(result: Mapping[str, Any]) -> list[Any] | None:
     structured = result.get("structuredContent")
-    found: list[Any] = []
-    if not search:
-        found = list(result.get("tools") or [])
-    else:
-        if isinstance(structured, Mapping) and isinstance(structured.get("tools"), list):
-            found += structured["tools"]
-        for block in result.get("content") or []:
-            found += _text_tools(block) or []
+    if not isinstance(structured, Mapping) or "tools" not in structured:
+        return None
+    if not isinstance(structured["tools"], list):
+        raise Unfilterable("structuredContent.tools is not an array")
+    return list(structured["tools"])
+
+
+def _found(kind: Kind, result: Mapping[str, Any]) -> list[Any]:
+    """Every tool the result carries, in every place it carries them."""
+    if kind == "list":
+        if not isinstance(result.get("tools"), list):
+            raise Unfilterable("`tools` is not an array")
+        return list(result["tools"])
+    found = list(_structured_tools(result) or [])
+    content = result.get("content")
+    for block in content if isinstance(content, list) else []:
+        found += _text_tools(block) or []
+    return found
+
+
+def _allowed(found: list[Any], token: str, config: Config, facts: dict[str, str]) -> set[str]:
+    """The names among `found` the PDP lists for this user."""
     names = _names(found)
     unique = list(dict.fromkeys(names))
+    if not unique:
+        return set()
     first = {name: tool for tool, name in reversed(list(zip(found, names, strict=True)))}
     ask: dict[str, Any] = {"token": token, "tools": [first[n] for n in unique]}
     ask["gateway"] = config.gateway
     if facts:
         ask["context"] = facts
-    allowed = filter_tools(config, ask, unique)
-    withheld = set(unique) - allowed
-    if not search:
-        return {**result, "tools": _keep(found, allowed)}
-    out = dict(result)
-    if isinstance(structured, Mapping) and isinstance(structured.get("tools"), list):
-        out["structuredContent"] = {**structured, "tools": _keep(structured["tools"], allowed)}
-    if isinstance(result.get("content"), list):
-        blocks = (_filter_block(b, allowed, withheld) for b in result["content"])
-        out["content"] = [b for b in blocks if b is not None]
+    return filter_tools(config, ask, unique)
+
+
+def _rebuilt(kind: Kind, result: Mapping[str, Any], allowed: set[str]) -> dict[str, Any]:
+    """The result made again from the allowed tools; nothing else of it survives."""
+    if kind == "list":
+        out: dict[str, Any] = {"tools": _keep(result["tools"], allowed)}
+        if isinstance(result.get("nextCursor"), str):
+            out["nextCursor"] = result["nextCursor"]
+        return out
+    out = {}
+    structured = _structured_tools(result)
+    if structured is not None:
+        out["structuredContent"] = {"tools": _keep(structured, allowed)}
+    content = result.get("content")
+    if isinstance(content, list):
+        out["content"] = []
+        for block in content:  # a text block that listed tools lists the kept ones; others go
+            tools = _text_tools(block)
+            if tools is None:
+                continue
+            parsed = json.loads(block["text"])
+            kept = _keep(tools, allowed)
+            text = json.dumps(kept if isinstance(parsed, list) else {"tools": kept})
+            out["content"].append({"type": "text", "text": text})
+    if isinstance(result.get("isError"), bool):
+        out["isError"] = result["isError"]
     return out
 
 
@@ -134,24 +182,25 @@ def handle(event: dict[str, Any], config: Config | None) -> dict[str, Any]:
     """Filter one gateway response's tools with the PDP described by `config`."""
     mcp = _mapping(event.get("mcp") if isinstance(event, Mapping) else None)
     request, response = _mapping(mcp.get("gatewayRequest")), _mapping(mcp.get("gatewayResponse"))
-    request_body, body = request.get("body"), _mapping(response.get("body"))
-    search = _is_search(request_body)
-    listing = isinstance(request_body, Mapping) and request_body.get("method") == "tools/list"
-    result = body.get("result")
-    # Errors, short-circuited answers and every other method go back as they came.
-    if not (listing or search) or not isinstance(result, dict) or result.get("isError"):
+    body = _mapping(response.get("body"))
+    kind = _kind(request.get("body"), body)
+    if kind is None:
         return _passed(response)
-    request_id = body.get("id")
     try:
+        result = body["result"]
+        if not isinstance(result, Mapping):
+            raise Unfilterable("the result is not an object")
+        found = _found(kind, result)
         if config is None:
             raise PdpUnavailable("interceptor configuration is invalid")
         headers = request.get("headers")
         token = ge.bearer_token(headers)
         if token is None:
             raise PdpUnavailable("no bearer token in the event (is passRequestHeaders true?)")
-        filtered = _filtered(result, token, config, search, ge.request_facts(headers))
-    except PdpUnavailable as exc:
-        ge.log_event(logging.ERROR, "filter_unavailable", search=search, error=str(exc))
-        error = ge.rpc_error(request_id, ge.INTERNAL_ERROR, "authorization unavailable")
+        allowed = _allowed(found, token, config, ge.request_facts(headers))
+        filtered = _rebuilt(kind, result, allowed)
+    except (PdpUnavailable, Unfilterable) as exc:
+        ge.log_event(logging.ERROR, "filter_unavailable", kind=kind, error=str(exc))
+        error = ge.rpc_error(body.get("id"), ge.INTERNAL_ERROR, "authorization unavailable")
         return _passed({**response, "statusCode": 200}, error)
     return _passed(response, {**body, "result": filtered})

@@ -98,5 +98,4 @@ async def filter_tools(
         "decision_id": listing.decision_id,
         "policy_version": listing.policy_version,
     }
-    keep = {v.name for v in listing.verdicts if v.listed}
-    return Response(answer(body, path, listed, keep, fields), media_type="application/json")
+    return Response(answer(body, path, listed, fields), media_type="application/json")

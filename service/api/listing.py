@@ -3,9 +3,14 @@ the answer with the listed tools byte-for-byte as they came.
 
 Two shapes are accepted: a `tools/list` result (`{"tools": [...]}`, or the bare
 array as `tools`) and a semantic-search `tools/call` result, whose tools sit in
-`structuredContent.tools` and, as JSON text, in `content`. Text blocks are
-filtered too: a JSON text block gets the same tools removed, and a non-JSON
-text block naming a withheld tool is dropped, so nothing withheld leaks there.
+`structuredContent.tools` and, as JSON text, in `content`.
+
+A filtered result is rebuilt from the listed tools, never edited: a withheld
+name can hide anywhere (a summary field, a JSON escape, a resource or image
+block), so whatever cannot be shown to be clean is dropped. What remains:
+`tools` and `nextCursor` of a `tools/list` result; `structuredContent.tools`,
+each text block that carried a tool list (now the listed tools only) and
+`isError` of a search result.
 """
 
 from __future__ import annotations
@@ -55,29 +60,45 @@ def raw_tools(raw_body: str, path: Sequence[str], tools: list[Any]) -> list[str]
     return items
 
 
-def _filter_text(block: Any, keep: set[str], withheld: set[str]) -> Any | None:
+def _tool_list_text(block: Any, array: str) -> dict[str, str] | None:
+    """A JSON text block holding a tool list, rebuilt around `array`; None for any other block."""
     if not isinstance(block, dict) or block.get("type") != "text":
-        return block
-    text = block.get("text")
-    if not isinstance(text, str):
-        return block
+        return None
     try:
-        parsed = json.loads(text)
-    except ValueError:
-        return None if any(name in text for name in withheld) else block
+        parsed = json.loads(block.get("text") or "")
+    except (TypeError, ValueError):
+        return None
+    if isinstance(parsed, list):
+        return {"type": "text", "text": array}
     if isinstance(parsed, dict) and isinstance(parsed.get("tools"), list):
-        parsed["tools"] = [
-            t for t in parsed["tools"] if isinstance(t, dict) and t.get("name") in keep
-        ]
-        return {**block, "text": json.dumps(parsed, ensure_ascii=False)}
-    return None if any(name in text for name in withheld) else block
+        return {"type": "text", "text": '{"tools":' + array + "}"}
+    return None
+
+
+def _rebuilt(
+    result: dict[str, Any], path: Sequence[str], marker: str, array: str
+) -> dict[str, Any]:
+    """The filtered result: the listed tools (as `marker`) and nothing unproven."""
+    if path[1] == "tools":
+        out: dict[str, Any] = {"tools": marker}
+        if isinstance(result.get("nextCursor"), str):
+            out["nextCursor"] = result["nextCursor"]
+        return out
+    out = {"structuredContent": {"tools": marker}}
+    content = result.get("content")
+    if isinstance(content, list):
+        # Each text block that listed tools lists the listed tools; every other block goes.
+        blocks = (_tool_list_text(block, array) for block in content)
+        out["content"] = [block for block in blocks if block is not None]
+    if isinstance(result.get("isError"), bool):
+        out["isError"] = result["isError"]
+    return out
 
 
 def answer(
     body: FilterRequest,
     path: Sequence[str],
     listed_raw: list[str],
-    keep: set[str],
     fields: dict[str, Any],
 ) -> bytes:
     """The response body: listed tools as raw text, the rest serialised."""
@@ -85,15 +106,6 @@ def answer(
     array = "[" + ",".join(listed_raw) + "]"
     document: dict[str, Any] = {"tools": marker, **fields}
     if body.result is not None:
-        result = dict(body.result)
-        if path[1] == "tools":
-            result["tools"] = marker
-        else:
-            result["structuredContent"] = {**result["structuredContent"], "tools": marker}
-            withheld = set(fields["withheld"])
-            if isinstance(result.get("content"), list):
-                blocks = (_filter_text(b, keep, withheld) for b in result["content"])
-                result["content"] = [b for b in blocks if b is not None]
-        document["result"] = result
+        document["result"] = _rebuilt(body.result, path, marker, array)
     text = json.dumps(document, ensure_ascii=False)
     return text.replace(json.dumps(marker), array).encode()

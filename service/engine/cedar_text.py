@@ -1,4 +1,5 @@
-"""A small scanner for Cedar source: statement start lines and namespace bodies.
+"""Cedar source text: string literals we write, and a small scanner for statement
+start lines and namespace bodies.
 
 Cedar's parser reports errors without positions and numbers policies by their
 order, so we find where each statement starts ourselves. The scanner only
@@ -9,6 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
+
+
+def cedar_string(value: str) -> str:
+    """`value` as a Cedar string literal (schema and policy syntax alike).
+
+    JSON's `\\u00e0` is not a Cedar escape: Cedar writes `\\u{e0}`. Printable
+    characters go in as they are (Cedar source is UTF-8); other characters are
+    written `\\u{…}`. A lone surrogate has no UTF-8 form: ValueError.
+    """
+    out = ['"']
+    for ch in value:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif 0xD800 <= ord(ch) <= 0xDFFF:
+            raise ValueError(f"{value!r}: a lone surrogate cannot be written in Cedar")
+        else:
+            out.append(f"\\u{{{ord(ch):x}}}")
+    out.append('"')
+    return "".join(out)
 
 
 def _code_chars(text: str) -> Iterator[tuple[int, str]]:

@@ -13,11 +13,11 @@ record in `context.paths` (see `service/engine/paths.py`).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from service.engine.cedar_text import cedar_string
 from service.engine.errors import InvalidArguments
 
 MAX_DEPTH = 8
@@ -43,7 +43,7 @@ class CedarType:
             return f"Set<{self.element.to_cedar()}>"
         if self.kind == "Record":
             fields = ", ".join(
-                f"{json.dumps(name)}{'' if required else '?'}: {typ.to_cedar()}"
+                f"{cedar_string(name)}{'' if required else '?'}: {typ.to_cedar()}"
                 for name, (typ, required) in sorted(self.attributes.items())
             )
             return "{" + fields + "}"
@@ -105,7 +105,9 @@ def _record(node: dict[str, Any], depth: int) -> CedarType:
 
 
 def _is_clean_name(name: str) -> bool:
-    # Control characters cannot be written in a Cedar schema string.
+    # Cedar could take any name but a lone surrogate (cedar_string escapes the
+    # rest); invisible names (control, format, unassigned characters) stay out
+    # because a policy author could not tell them from the name they look like.
     return 0 < len(name) <= 256 and all(ch.isprintable() for ch in name)
 
 

@@ -152,7 +152,7 @@ def compile_policies(
     try:
         schema = cedarpy.Schema.from_str(schema_text)
     except ValueError as exc:
-        raise PolicyLoadError(f"schema: {exc}", file=STUB_FILE) from exc
+        raise _schema_error(stub, exc) from exc
 
     infos: dict[str, PolicyInfo] = {}
     est_policies: dict[str, Any] = {}
@@ -201,6 +201,15 @@ def compile_policies(
         action_chains=action_chains(schema, user_attributes, est_policies.values()),
         reads_time=any(reads_request_time(p.get("conditions", [])) for p in est_policies.values()),
     )
+
+
+def _schema_error(stub: str, exc: ValueError) -> PolicyLoadError:
+    """Blame the stub only when the stub alone fails; else the generated tool actions."""
+    try:
+        cedarpy.Schema.from_str(full_schema_text(stub, []))
+    except ValueError:
+        return PolicyLoadError(f"schema: {exc}", file=STUB_FILE)
+    return PolicyLoadError(f"the schema generated for the tool registry: {exc}")
 
 
 def _action_scope(policy: dict[str, Any]) -> tuple[str, frozenset[str], bool]:

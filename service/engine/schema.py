@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 
-from service.engine.cedar_text import namespace_body_end
+from service.engine.cedar_text import cedar_string, namespace_body_end
 from service.engine.methods import GROUPS, METHOD_GROUPS, NAMESPACE, RESOURCES
 from service.engine.paths import PATH_FACTS_TYPE, URI_FACTS_TYPE
 from service.engine.tools import Tool
@@ -15,14 +14,14 @@ _APPLIES = "principal: [User], resource: [Gateway]"
 
 
 def _action_ids(names: Iterable[str]) -> str:
-    return ", ".join(f"Action::{json.dumps(n)}" for n in names)
+    return ", ".join(f"Action::{cedar_string(n)}" for n in names)
 
 
 def _action(name: str, groups: Iterable[str], context: str) -> str:
     groups = list(groups)
     member = f" in [{_action_ids(groups)}]" if groups else ""
     return (
-        f"  action {json.dumps(name)}{member} appliesTo {{\n"
+        f"  action {cedar_string(name)}{member} appliesTo {{\n"
         f"    {_APPLIES},\n    context: {context}\n  }};\n"
     )
 
@@ -31,7 +30,7 @@ def generated_actions(tools: Iterable[Tool]) -> str:
     """Cedar schema text declaring every group, method and tool action."""
     tools = sorted(tools, key=lambda t: t.name)
     groups = sorted(set(GROUPS) | {tag for t in tools for tag in t.tags})
-    parts = [f"  action {', '.join(json.dumps(g) for g in groups)};\n"]
+    parts = [f"  action {', '.join(cedar_string(g) for g in groups)};\n"]
     for method, method_groups in sorted(METHOD_GROUPS.items()):
         uri = f"uri: {URI_FACTS_TYPE}, " if RESOURCES in method_groups else ""
         parts.append(_action(method, method_groups, f"{{{uri}token: Token, request: RequestInfo}}"))
@@ -39,7 +38,7 @@ def generated_actions(tools: Iterable[Tool]) -> str:
         paths = ""
         if tool.path_fields:
             fields = ", ".join(
-                f"{json.dumps(name)}{'' if required else '?'}: {PATH_FACTS_TYPE}"
+                f"{cedar_string(name)}{'' if required else '?'}: {PATH_FACTS_TYPE}"
                 for name, required in sorted(tool.path_fields.items())
             )
             paths = f"paths: {{{fields}}}, "

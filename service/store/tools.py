@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.engine.policies import PolicySnapshot
 from service.engine.tools import Tool
 from service.store import audit, models
 
@@ -32,10 +33,14 @@ async def load_tools(*, session: AsyncSession) -> list[Tool]:
 
 
 async def replace_tools(
-    *, session: AsyncSession, tools: Iterable[Tool], actor: str = "system"
+    *, session: AsyncSession, snapshot: PolicySnapshot, actor: str = "system"
 ) -> None:
-    """Make the registry exactly `tools` (a `tools/list` result replaces the last one)."""
-    tools = list(tools)
+    """Make the registry exactly the tools `snapshot` was compiled against.
+
+    Taking the compiled snapshot, not bare tools, means no writer can save a
+    registry the policies do not load with (see `service/registry.py`).
+    """
+    tools = list(snapshot.tools.values())
     before = _fingerprints(await load_tools(session=session))
     await session.execute(delete(models.Tool))
     session.add_all(

@@ -92,6 +92,20 @@ def json_reply(document: Any, status: int = 200, delay: float = 0.0) -> Callable
     return lambda _path, _body: (status, {}, payload, delay)
 
 
+def listing_only(*keep: str) -> Callable[[str, Any], Reply]:
+    """A PDP tool filter that lists only the tools named `keep` of those it is sent."""
+
+    def reply(_path: str, body: Any) -> Reply:
+        tools = body["tools"]
+        answer = {
+            "tools": [t for t in tools if t["name"] in keep],
+            "withheld": [t["name"] for t in tools if t["name"] not in keep],
+        }
+        return 200, {}, json.dumps(answer).encode(), 0.0
+
+    return reply
+
+
 class Issuer:
     """An RS256 signing key, its JWKS served on loopback, and tokens signed with it."""
 

@@ -12,7 +12,7 @@ import request_interceptor
 import response_interceptor
 
 from tests.deploy.conftest import TEST_TIMEOUT, config, event
-from tests.deploy.loopback import Reply, json_reply, serve
+from tests.deploy.loopback import Reply, json_reply, listing_only, serve
 from tests.server import free_port
 
 ALLOW = {
@@ -158,3 +158,88 @@ def test_logs_name_the_failure_but_no_secret(caplog: pytest.LogCaptureFixture) -
     assert "not a decision" in line["error"]
     assert "secret-user-token" not in caplog.text
     assert "test-decide-key" not in caplog.text
+
+
+def _listing_event(request_body: Any = "keep", **result: Any) -> dict[str, Any]:
+    """The tools/list response fixture; `request_body` None drops the request body."""
+    incoming = event("response-tools-list", "tok")
+    if request_body is None:
+        del incoming["mcp"]["gatewayRequest"]["body"]
+    elif request_body != "keep":
+        incoming["mcp"]["gatewayRequest"]["body"] = request_body
+    incoming["mcp"]["gatewayResponse"]["body"]["result"].update(result)
+    return incoming
+
+
+def _search_event(request_body: Any, **result: Any) -> dict[str, Any]:
+    incoming = _listing_event(request_body)
+    tools = incoming["mcp"]["gatewayResponse"]["body"]["result"]["tools"]
+    text = {"type": "text", "text": json.dumps({"tools": tools})}
+    search = {"structuredContent": {"tools": tools}, "content": [text], **result}
+    incoming["mcp"]["gatewayResponse"]["body"]["result"] = search
+    return incoming
+
+
+SEARCH_CALL = {
+    "jsonrpc": "2.0",
+    "id": 2,
+    "method": "tools/call",
+    "params": {"name": "x_amz_bedrock_agentcore_search", "arguments": {"query": "q"}},
+}
+# Responses that carry tools however the event looks: each must be filtered, or denied.
+CARRY_TOOLS = {
+    "tools/list without a request body": lambda: _listing_event(None),
+    "tools/list with isError": lambda: _listing_event(isError=True),
+    "tools/list, no request body, isError": lambda: _listing_event(None, isError=True),
+    "tools/list, request body not JSON-RPC": lambda: _listing_event("not json"),
+    "search without a request body": lambda: _search_event(None),
+    "search with isError": lambda: _search_event(SEARCH_CALL, isError=True),
+}
+
+
+@pytest.mark.parametrize("make", CARRY_TOOLS.values(), ids=CARRY_TOOLS.keys())
+def test_a_result_carrying_tools_is_denied_when_the_pdp_is_down(
+    make: Callable[[], dict[str, Any]],
+) -> None:
+    output = response_interceptor.handle(make(), config(f"http://127.0.0.1:{free_port()}"))
+    _assert_internal_error(output, 2)
+
+
+@pytest.mark.parametrize("make", CARRY_TOOLS.values(), ids=CARRY_TOOLS.keys())
+def test_a_result_carrying_tools_is_filtered_by_its_shape(
+    make: Callable[[], dict[str, Any]],
+) -> None:
+    with serve(listing_only("docs___search")) as (url, recorder):
+        output = response_interceptor.handle(make(), config(url))
+    result = output["mcp"]["transformedGatewayResponse"]["body"]["result"]
+    tools = (
+        result["structuredContent"]["tools"] if "structuredContent" in result else result["tools"]
+    )
+    assert [t["name"] for t in tools] == ["docs___search"]
+    assert len(recorder.calls) == 1
+
+
+def _with_result(request_body: Any, result: Any) -> dict[str, Any]:
+    incoming = _listing_event(request_body)
+    incoming["mcp"]["gatewayResponse"]["body"] = {"jsonrpc": "2.0", "id": 2, "result": result}
+    return incoming
+
+
+UNFILTERABLE = {
+    "tools/list result not an object": lambda: _with_result(LIST_CALL, ["docs___search"]),
+    "tools/list result missing": lambda: _with_result(LIST_CALL, None),
+    "tools not a list": lambda: _with_result(LIST_CALL, {"tools": "docs___search"}),
+    "tools not a list, no request body": lambda: _with_result(None, {"tools": {"a": 1}}),
+    "search structuredContent.tools not a list": lambda: _with_result(
+        SEARCH_CALL, {"structuredContent": {"tools": "payments___refund"}, "content": []}
+    ),
+    "search result not an object": lambda: _with_result(SEARCH_CALL, "payments___refund"),
+}
+LIST_CALL = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
+
+
+@pytest.mark.parametrize("make", UNFILTERABLE.values(), ids=UNFILTERABLE.keys())
+def test_a_listing_that_cannot_be_filtered_is_denied(make: Callable[[], dict[str, Any]]) -> None:
+    with serve(listing_only("docs___search")) as (url, _):
+        output = response_interceptor.handle(make(), config(url))
+    _assert_internal_error(output, 2)

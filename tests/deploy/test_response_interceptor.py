@@ -6,10 +6,12 @@ import copy
 import json
 from typing import Any
 
+import pytest
 import response_interceptor
 
 from tests.deploy.conftest import config, event
-from tests.deploy.loopback import Issuer, json_reply, serve
+from tests.deploy.loopback import Issuer, json_reply, listing_only, serve
+from tests.leaks import list_results, mentions, search_results
 
 SEARCH = "x_amz_bedrock_agentcore_search"
 
@@ -69,7 +71,7 @@ def test_search_results_are_filtered_in_both_places(pdp: str, issuer: Issuer) ->
     output = response_interceptor.handle(search_event(issuer.token("alice")), config(pdp))
     structured, text, others = _search_names(output)
     assert structured == text == ["docs___search"]
-    assert others == ["4 tools found"]  # the prose naming a withheld tool is gone
+    assert others == []  # prose cannot be shown clean: gone, with or without a name
     assert output["mcp"]["transformedGatewayResponse"]["body"]["id"] == 9
 
 
@@ -87,7 +89,7 @@ def test_filter_request_and_the_answer_applied() -> None:
         )
         searched = response_interceptor.handle(search_event("user-token"), config(url))
     assert _tools(listed) == ["docs___search"]
-    assert _search_names(searched) == (["docs___search"], ["docs___search"], ["4 tools found"])
+    assert _search_names(searched) == (["docs___search"], ["docs___search"], [])
     (path, headers, body), _ = recorder.calls
     assert path == "/v1/tools/filter"
     assert headers["Authorization"] == "Bearer test-decide-key"
@@ -132,3 +134,60 @@ def test_no_bearer_token_in_the_event_withholds_the_list() -> None:
         output = response_interceptor.handle(event("response-tools-list"), config(url))
     assert output["mcp"]["transformedGatewayResponse"]["body"]["error"]["code"] == -32603
     assert recorder.calls == []
+
+
+FIXTURE_TOOLS = event("response-tools-list", "x")["mcp"]["gatewayResponse"]["body"]["result"][
+    "tools"
+]
+FOUND = [t for t in FIXTURE_TOOLS if t["name"] in {"docs___search", "payments___refund"}]
+KEPT = FOUND[:1]
+SEARCH_LEAKS = search_results(FOUND, "payments___refund")
+LIST_LEAKS = list_results(FOUND, "payments___refund")
+
+
+def response_event(result: Any, request_body: Any) -> dict[str, Any]:
+    """The fixture event with `result` answering `request_body` (None: no request body)."""
+    incoming = event("response-tools-list", "tok")
+    if request_body is None:
+        del incoming["mcp"]["gatewayRequest"]["body"]
+    else:
+        incoming["mcp"]["gatewayRequest"]["body"] = request_body
+    incoming["mcp"]["gatewayResponse"]["body"] = {"jsonrpc": "2.0", "id": 9, "result": result}
+    return incoming
+
+
+SEARCH_CALL = {
+    "jsonrpc": "2.0",
+    "id": 9,
+    "method": "tools/call",
+    "params": {"name": SEARCH, "arguments": {"query": "refund"}},
+}
+LIST_CALL = {"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": {}}
+
+
+def _result(output: dict[str, Any]) -> Any:
+    return output["mcp"]["transformedGatewayResponse"]["body"]["result"]
+
+
+@pytest.mark.parametrize("vector", SEARCH_LEAKS, ids=list(SEARCH_LEAKS))
+def test_search_result_leaks_no_withheld_name(vector: str) -> None:
+    with serve(listing_only("docs___search")) as (url, _):
+        output = response_interceptor.handle(
+            response_event(SEARCH_LEAKS[vector], SEARCH_CALL), config(url)
+        )
+    result = _result(output)
+    assert not mentions(result, "payments___refund")
+    (text,) = result.pop("content")
+    assert (text["type"], json.loads(text["text"])) == ("text", {"tools": KEPT})
+    assert result == {"structuredContent": {"tools": KEPT}, "isError": False}
+
+
+@pytest.mark.parametrize("vector", LIST_LEAKS, ids=list(LIST_LEAKS))
+def test_tools_list_result_leaks_no_withheld_name(vector: str) -> None:
+    with serve(listing_only("docs___search")) as (url, _):
+        output = response_interceptor.handle(
+            response_event(LIST_LEAKS[vector], LIST_CALL), config(url)
+        )
+    result = _result(output)
+    assert not mentions(result, "payments___refund")
+    assert result == {"tools": KEPT, "nextCursor": "page-2"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Body
@@ -10,9 +9,9 @@ from fastapi import APIRouter, Body
 from service.api.admin.schemas import ToolsOut
 from service.api.auth import AdminDep
 from service.api.deps import PoliciesDep, PolicyLockDep, SessionDep, SettingsDep
-from service.engine.policies import load_snapshot
-from service.engine.tools import Tool, tools_from_list_result
-from service.store.tools import load_tools, replace_tools
+from service.engine.tools import Tool
+from service.registry import sync_tools
+from service.store.tools import load_tools
 
 router = APIRouter(tags=["admin: tools"])
 EXAMPLE = {
@@ -55,12 +54,13 @@ async def put_tools(
     If the policies do not validate against the new registry, nothing changes (422,
     naming the policy error). On success the next decision uses the new registry.
     """
-    tools = tools_from_list_result(document)
     async with lock:  # one schema change at a time: activation follows commit order
-        snapshot = await asyncio.to_thread(load_snapshot, settings.policy_dir, tools)
-        await replace_tools(session=session, tools=tools, actor=admin.actor)
+        snapshot = await sync_tools(
+            session=session, document=document, policy_dir=settings.policy_dir, actor=admin.actor
+        )
         await session.commit()
         policies.activate(snapshot)
+    tools = snapshot.tools.values()
     return ToolsOut(tools=[_listed(t) for t in tools], policy_version=snapshot.version)
 
 
