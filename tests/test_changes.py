@@ -223,10 +223,17 @@ async def workers(postgres_database: str) -> AsyncIterator[tuple[httpx.AsyncClie
     async with app_client(settings) as first, app_client(settings) as second:
         for http in (first, second):
             http.headers["Authorization"] = f"Bearer {ADMIN_KEY}"
+        feeds = [http.app.state.changes for http in (first, second)]  # type: ignore[attr-defined]
+        before = [feed.ticket() for feed in feeds]
         made = await first.post(
             "/admin/v1/keys", json={"name": "gw", "scope": "decide", "trusted_claims": True}
         )
         GATEWAY["Authorization"] = f"Bearer {made.json()['key']}"
+        # The key's notice reaches each worker's listener a moment after the commit (the
+        # writer also applied it at commit): wait for it, or it would drop a caller kept
+        # by the test's first decision and cost a statement the test does not expect.
+        seen = [before[0] + 2, before[1] + 1]
+        assert await eventually(lambda: all(f.ticket() >= n for f, n in zip(feeds, seen)))
         yield first, second
 
 
