@@ -10,11 +10,12 @@ from fastapi import APIRouter, Body
 from service.api.admin.schemas import ToolsOut
 from service.api.auth import AdminDep
 from service.api.deps import PoliciesDep, PolicyLockDep, SessionDep, SettingsDep
+from service.api.json_body import JsonRoute
 from service.engine.policies import load_snapshot
 from service.engine.tools import Tool, tools_from_list_result
 from service.store.tools import load_tools, replace_tools
 
-router = APIRouter(tags=["admin: tools"])
+router = APIRouter(tags=["admin: tools"], route_class=JsonRoute)
 EXAMPLE = {
     "tools": [
         {
