@@ -2,7 +2,7 @@
 
 A record the edge would refuse today can still be queued (written by an older
 edge, or a token claim); it must not take the other decisions of its batch
-along.
+along, and `GET /admin/v1/decisions` must answer for rows stored before.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import insert
 
 from service.decisions import new_decision_id
 from service.observability.decision_log import DecisionLog
 from service.observability.metrics import Metrics
 from service.store.db import create_engine, session_factory
+from service.store.models import DecisionLogRow
 from tests.conftest import (
     ADMIN_KEY,
     Records,
@@ -110,6 +112,30 @@ async def test_one_bad_record_loses_only_itself(
         messages = [r.getMessage() for r in warnings.records]
         assert any(broken["decision_id"] in m for m in messages), messages
         assert not any(SECRET in m or "eve" in m for m in messages), messages
+
+
+async def test_listing_answers_for_rows_that_cannot_be_serialised(
+    logged: httpx.AsyncClient,
+) -> None:
+    app: Any = logged.app  # type: ignore[attr-defined]
+    template = await _template(logged)
+    row = {
+        **template,
+        "decision_id": new_decision_id(),
+        "time": datetime.now(UTC),
+        "argument_names": ["\udead", "query"],
+        "arguments": {"\udead": "x\ud800y"},
+        "reasons": ["tools.cedar#\udfff"],
+    }
+    async with app.state.sessions() as session, session.begin():
+        await session.execute(insert(DecisionLogRow).values(row))
+    response = await logged.get("/admin/v1/decisions")
+    assert response.status_code == 200, response.text
+    listed = {d["decision_id"]: d for d in response.json()["decisions"]}
+    assert listed[row["decision_id"]]["argument_names"] == ["\ufffd", "query"]
+    assert listed[row["decision_id"]]["arguments"] == {"\ufffd": "x\ufffdy"}
+    assert listed[row["decision_id"]]["reasons"] == ["tools.cedar#\ufffd"]
+    assert listed[template["decision_id"]]["argument_names"] == ["query"]
 
 
 def _log(metrics: Metrics, **sinks: Any) -> DecisionLog:
