@@ -115,7 +115,9 @@ async def test_tool_names_cannot_choose_another_entity(
 
 
 @pytest.mark.parametrize(
-    "sub", ['alice"', 'Mcp::User::"alice"', "alice\u0000", 'x" in Mcp::Role::"admin']
+    # A NUL is refused before it gets here (test_json_edge); a zero-width space is not.
+    "sub",
+    ['alice"', 'Mcp::User::"alice"', "alice\u200b", 'x" in Mcp::Role::"admin'],
 )
 async def test_principal_ids_are_opaque(client: httpx.AsyncClient, sub: str) -> None:
     # Only the exact id "alice" holds analyst; look-alikes are other principals.

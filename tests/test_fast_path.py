@@ -71,6 +71,8 @@ def _cases(key: str) -> list[tuple[dict[str, str], bytes]]:
         ({"Authorization": f"Bearer {key}", "content-type": "text/plain"}, good),
         ({"Authorization": f"Bearer {key}"}, good),  # no content type
         ({"Authorization": f"Bearer {key}", "content-type": "application/ld+json"}, good),
+        (bearer, json.dumps({"claims": {"sub": "alice\u0000"}, **CALL}).encode()),  # NUL
+        (bearer, good[:-1] + b', "tool": "hr___get_salary"}'),  # a duplicate key
     ]
 
 
@@ -115,5 +117,6 @@ async def test_only_valid_requests_from_good_callers_take_it(
         await fast.post("/v1/decisions", content=body, headers=headers)
         if len(calls) > before:
             answered_here.append(index)
-    # Answered here: the valid JSON bodies from the trusted key, `application/ld+json` too.
+    # Answered here: the valid JSON bodies from the trusted key, `application/ld+json` too;
+    # not a NUL or a duplicate key, which the route refuses with a 422.
     assert answered_here == [0, 1, 11]

@@ -230,7 +230,8 @@ async def test_full_queue_drops_and_counts_instead_of_waiting() -> None:
     )  # not started: nothing drains the queue
     for i in range(5):
         log.record({"decision_id": str(i)})
-    assert metrics.log_dropped._value.get() == 3  # type: ignore[attr-defined]
+    dropped = metrics.log_dropped.labels(sink="all", reason="queue_full")
+    assert dropped._value.get() == 3  # type: ignore[attr-defined]
 
 
 async def test_request_ids_are_echoed_or_made(client: httpx.AsyncClient) -> None:

@@ -17,6 +17,7 @@ from service.api.bulk_schemas import (
 )
 from service.api.decisions import decision_response
 from service.api.deps import DecisionServiceDep, SettingsDep
+from service.api.json_body import JsonRoute
 from service.api.limits import FieldError
 from service.api.listing import answer, raw_tools, tool_names, tools_path
 from service.api.schemas import to_action
@@ -26,7 +27,9 @@ from service.engine.errors import DecisionError, InvalidArguments, StoreUnavaila
 from service.engine.model import Action
 
 # Like /v1/decisions: every route authenticates its caller when keys are required.
-router = APIRouter(prefix="/v1", tags=["decisions"], dependencies=[Depends(caller_access)])
+router = APIRouter(
+    prefix="/v1", tags=["decisions"], dependencies=[Depends(caller_access)], route_class=JsonRoute
+)
 
 
 def _item(raw: Any, body: BatchRequest) -> Action | DecisionError:

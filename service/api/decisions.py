@@ -9,6 +9,7 @@ from starlette.datastructures import State
 
 from service import jsonio
 from service.api.auth import bearer_key, check_caller
+from service.api.json_body import JsonRoute
 from service.api.schemas import DecisionRequest, DecisionResponse, to_action
 from service.decisions import NO_POLICY_VERSION, DecisionService, Identity, Outcome, new_decision_id
 from service.engine.model import Decision
@@ -16,7 +17,7 @@ from service.policy_holder import PolicyHolder
 
 # The hot path: no dependencies to solve, so the route authenticates its caller
 # itself (the other /v1 routes do it with a router dependency).
-router = APIRouter(prefix="/v1", tags=["decisions"])
+router = APIRouter(prefix="/v1", tags=["decisions"], route_class=JsonRoute)
 AUTH_RESPONSES: dict[int | str, dict[str, str]] = {
     401: {"description": "`require_caller_key` is on and no valid key was sent"},
     403: {"description": "`claims` sent with a key not flagged `trusted_claims`"},

@@ -3,21 +3,20 @@
 The route (api/decisions.py) stays the reference and the OpenAPI entry. This
 middleware answers only what it can answer exactly as the route does, with the
 same function (`decide_body`): a JSON body that validates from a caller that
-authenticates. Anything else (bad JSON, an invalid field, a missing or wrong
-key, claims from an untrusted key) goes to the app unchanged, body replayed,
-so every error is the app's own response. On a cache hit the router,
-exception middleware and request/response wrappers it skips were about a
-quarter of the work (py-spy).
+authenticates. Anything else (bad or refused JSON, an invalid field, a
+missing or wrong key, claims from an untrusted key) goes to the app unchanged,
+body replayed, so every error is the app's own response. On a cache hit the
+router, exception middleware and request/response wrappers it skips were
+about a quarter of the work (py-spy).
 """
 
 from __future__ import annotations
-
-import json
 
 from fastapi import HTTPException
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.api import json_body
 from service.api.decisions import decide_body
 from service.api.limits import replay_body
 from service.api.schemas import DecisionRequest
@@ -59,8 +58,8 @@ class DecisionFastPath:
 async def _answer(scope: Scope, body: bytes) -> bytes | None:
     """The route's answer, or None when the app must answer (an error response)."""
     try:
-        # As FastAPI parses a JSON body: the standard library, then the model.
-        request = DecisionRequest.model_validate(json.loads(body))
+        # As the route parses its body (JsonRoute): json_body.loads, then the model.
+        request = DecisionRequest.model_validate(json_body.loads(body))
     except (ValueError, ValidationError, RecursionError):  # the app says what is wrong
         return None
     try:

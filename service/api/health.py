@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from service.api.deps import DbEngineDep, PoliciesDep
+from service.api.json_body import JsonRoute
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=JsonRoute)
 DB_CHECK_SECONDS = 2.0
 
 

@@ -39,7 +39,7 @@ def _find(raw: str, index: int, path: Sequence[str]) -> int | None:
         key, index = _DECODER.raw_decode(raw, index)
         index = _skip(raw, _skip(raw, index) + 1)  # past the `:`
         if key == path[0]:
-            found = _find(raw, index, path[1:])  # the last duplicate key wins, as in json.loads
+            found = _find(raw, index, path[1:])  # last wins, as json.loads (the edge refuses dups)
         index = _skip(raw, _end_of_value(raw, index))
         if raw[index] != ",":
             return found

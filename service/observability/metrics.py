@@ -75,7 +75,11 @@ class Metrics:
             "mcp_pdp_store_errors", "Errors reaching a store", ["store"], registry=r
         )
         self.log_dropped = Counter(
-            "mcp_pdp_decision_log_dropped", "Decision log entries dropped (queue full)", registry=r
+            "mcp_pdp_decision_log_dropped",
+            "Decision log records lost: `sink` all (queue full), stdout, file or database; "
+            "`reason` queue_full, unwritable (refused record) or unavailable (sink down)",
+            ["sink", "reason"],
+            registry=r,
         )
         self.log_written = Counter(
             "mcp_pdp_decision_log_written", "Decision log entries written", ["sink"], registry=r

@@ -9,9 +9,10 @@ from pydantic import AwareDatetime
 
 from service.api.admin.schemas import PRINCIPAL_PATTERN, AuditOut, AuditPage
 from service.api.deps import SessionDep
+from service.api.json_body import JsonRoute
 from service.store.audit import AuditFilter, list_entries, utc
 
-router = APIRouter(tags=["admin: audit"])
+router = APIRouter(tags=["admin: audit"], route_class=JsonRoute)
 
 
 @router.get("/audit")

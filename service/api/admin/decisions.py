@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -10,10 +11,27 @@ from pydantic import AwareDatetime, BaseModel
 
 from service.api.admin.schemas import PRINCIPAL_PATTERN
 from service.api.deps import SessionDep
+from service.api.json_body import JsonRoute
 from service.store.decision_log import DecisionFilter, list_decisions
 
-router = APIRouter(tags=["admin: decisions"])
+router = APIRouter(tags=["admin: decisions"], route_class=JsonRoute)
 DECISION_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _readable(value: Any) -> Any:
+    """`value` with each lone surrogate as U+FFFD, which UTF-8 can carry.
+
+    Rows logged before the edge refused surrogates may hold them (in argument
+    names, say); one such row must not make the whole page fail.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_readable(item) for item in value]
+    if isinstance(value, dict):
+        return {_readable(key): _readable(item) for key, item in value.items()}
+    return value
 
 
 class LoggedDecision(BaseModel):
@@ -65,7 +83,7 @@ async def get_decisions(
     decisions = [
         LoggedDecision.model_validate(
             {
-                **{c: getattr(r, c) for c in LoggedDecision.model_fields},
+                **{c: _readable(getattr(r, c)) for c in LoggedDecision.model_fields},
                 "time": r.time if r.time.tzinfo else r.time.replace(tzinfo=UTC),
             }
         )

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Path, Response
 from service.api.admin.schemas import KeyCreated, KeyIn, KeyOut
 from service.api.auth import AdminDep
 from service.api.deps import SessionDep
+from service.api.json_body import JsonRoute
 from service.store import keys
 from service.store.audit import utc
 from service.store.models import ApiKey
 
-router = APIRouter(tags=["admin: keys"])
+router = APIRouter(tags=["admin: keys"], route_class=JsonRoute)
 KeyPath = Annotated[str, Path(min_length=1, max_length=32, examples=["0123456789abcdef"])]
 
 

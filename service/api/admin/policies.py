@@ -8,10 +8,11 @@ from fastapi.responses import JSONResponse
 from service.api.admin.schemas import PolicyStatus
 from service.api.auth import AdminDep
 from service.api.deps import PoliciesDep, ReloaderDep, SessionDep, SettingsDep
+from service.api.json_body import JsonRoute
 from service.policy_holder import PolicyHolder
 from service.store import audit
 
-router = APIRouter(tags=["admin: policies"])
+router = APIRouter(tags=["admin: policies"], route_class=JsonRoute)
 
 
 def _status(policies: PolicyHolder) -> PolicyStatus:

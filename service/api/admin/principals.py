@@ -13,11 +13,12 @@ from service.api.admin.schemas import (
 )
 from service.api.auth import AdminDep
 from service.api.deps import PoliciesDep, SessionDep
+from service.api.json_body import JsonRoute
 from service.engine.attribute_values import attribute_errors
 from service.store import principals
 from service.store.errors import Invalid
 
-router = APIRouter(tags=["admin: principals"])
+router = APIRouter(tags=["admin: principals"], route_class=JsonRoute)
 
 
 @router.put(

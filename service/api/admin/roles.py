@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query, Response
 from service.api.admin.schemas import ROLE_PATTERN, RoleIn, RoleOut, RolePage, RolePath
 from service.api.auth import AdminDep
 from service.api.deps import SessionDep
+from service.api.json_body import JsonRoute
 from service.store import roles
 
-router = APIRouter(tags=["admin: roles"])
+router = APIRouter(tags=["admin: roles"], route_class=JsonRoute)
 
 
 @router.put(
