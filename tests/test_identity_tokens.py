@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from jwt.utils import base64url_encode
 
 from service.engine.errors import DecisionError
+from service.identity.claims import InvalidToken, principal_from_claims
 from service.identity.verifier import JwksVerifier
 from service.settings import IssuerSettings
 from tests.idp import LoopbackIdP, SigningKeyPair
@@ -204,3 +205,15 @@ async def test_jwk_alg_binds_the_key(idp: LoopbackIdP) -> None:
         assert await outcome(verifier, idp.token(key)) == "invalid_token"
         key.alg = "RS384"
         assert await outcome(verifier, idp.token(key)) == "ok"
+
+
+async def test_subject_with_nul_or_lone_surrogate_is_an_invalid_token(idp: LoopbackIdP) -> None:
+    # Request bodies refuse these at the edge; a signed token must not smuggle them in,
+    # or the store and the decision log would fail on the principal's id.
+    key, claims = idp.published[0], idp.claims()
+    async with verifier_for(idp.settings()) as verifier:
+        for sub in ("a\\u0000b", "mallory\\udead"):
+            body = json.dumps({**claims, "sub": "SUB"}).replace('"SUB"', f'"{sub}"')
+            verified, issuer = await verifier.verify(signed(key, body))
+            with pytest.raises(InvalidToken, match="NUL or a lone surrogate"):
+                principal_from_claims(verified, issuer)

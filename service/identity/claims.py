@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -77,6 +78,14 @@ def _roles(claims: Mapping[str, Any], issuer: IssuerSettings) -> frozenset[str]:
     return frozenset(g for g in groups if ROLE_NAME.fullmatch(g))
 
 
+_UNSTORABLE = re.compile("[\0\ud800-\udfff]")
+
+
+def _storable(text: str) -> bool:
+    """No NUL and no lone surrogate: what every database and log sink accepts."""
+    return _UNSTORABLE.search(text) is None
+
+
 def principal_from_claims(claims: Mapping[str, Any], issuer: IssuerSettings) -> Principal:
     """Build the principal the claims describe; InvalidToken when they name none."""
     subject = claims.get(issuer.subject_claim)
@@ -85,6 +94,9 @@ def principal_from_claims(claims: Mapping[str, Any], issuer: IssuerSettings) -> 
     principal_id = f"{issuer.principal_prefix}|{subject}" if issuer.principal_prefix else subject
     if len(principal_id) > MAX_PRINCIPAL_ID:
         raise InvalidToken(f"principal id longer than {MAX_PRINCIPAL_ID} characters")
+    if not _storable(principal_id):
+        # A signed token may carry what request bodies may not: no database stores it.
+        raise InvalidToken(f"claim {issuer.subject_claim!r} holds a NUL or a lone surrogate")
 
     attributes = {
         attribute: claims[claim]
