@@ -34,10 +34,10 @@ import httpx
 
 from bench.token_verify import load_demo
 from service.app import create_app
-from service.cli import migrate
-from service.decisions import Identity
+from service.decide.service import Identity
 from service.engine.model import Action
 from service.settings import Settings
+from service.store.migrate import migrate
 from tests.server import running_server, server_env
 
 ROOT = Path(__file__).resolve().parent.parent

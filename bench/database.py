@@ -12,11 +12,11 @@ import psycopg
 from sqlalchemy import insert
 
 from bench.world import DEPARTMENTS, ROLES, World
-from service.cli import migrate
-from service.registry import sync_tools
+from service.policies.registry import sync_tools
 from service.settings import Settings
 from service.store.db import create_engine, session_factory
 from service.store.keys import create_key
+from service.store.migrate import migrate
 from service.store.models import Principal, PrincipalAttribute, RoleAssignment
 from service.store.roles import put_role
 

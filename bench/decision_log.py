@@ -20,8 +20,8 @@ import httpx
 
 from bench.token_verify import load_demo
 from service.app import create_app
-from service.cli import migrate
 from service.settings import Settings
+from service.store.migrate import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from service.workers import Supervisor
+from service.cli.workers import Supervisor
 
 
 def main() -> int:

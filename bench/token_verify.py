@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from service.app import create_app
-from service.cli import migrate
-from service.decisions import DecisionService, Identity
+from service.decide.service import DecisionService, Identity
 from service.engine.model import Action
 from service.identity.verifier import open_verifier
-from service.registry import sync_tools
-from service.seed import apply_seed
+from service.policies.registry import sync_tools
 from service.settings import Settings
 from service.store.db import create_engine, session_factory
+from service.store.migrate import migrate
+from service.store.seed import apply_seed
 from tests.idp import LoopbackIdP
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,14 +24,14 @@ from typing import Any
 import httpx
 
 from service.app import create_app
-from service.bulk import filter_listing
-from service.cli import migrate
-from service.decisions import Identity
+from service.decide.bulk import filter_listing
+from service.decide.service import Identity
 from service.engine.model import Action
-from service.registry import sync_tools
-from service.seed import apply_seed
+from service.policies.registry import sync_tools
 from service.settings import Settings
 from service.store.db import create_engine, session_factory
+from service.store.migrate import migrate
+from service.store.seed import apply_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 CLAIMS = {"sub": "dave", "scope": "tools:write"}  # admin: most tools are listed

@@ -16,18 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.api import bulk, decisions, health, operations
 from service.api.admin import admin_router
 from service.api.errors import install_error_handlers
-from service.api.fast_path import DecisionFastPath
-from service.api.limits import BodyLimit
+from service.api.middleware.body_limit import BodyLimit
+from service.api.middleware.fast_path import DecisionFastPath
+from service.api.middleware.request_id import RequestId
 from service.cache.decision_cache import open_cache
-from service.decisions import DecisionService
+from service.decide.service import DecisionService
 from service.engine.errors import PolicyLoadError
 from service.identity.verifier import open_verifier
-from service.logging import configure_logging
 from service.observability.decision_log import DecisionLog
+from service.observability.log_setup import configure_logging
 from service.observability.metrics import Metrics
-from service.observability.request_id import RequestId
-from service.policy_holder import PolicyHolder
-from service.reloader import PolicyReloader
+from service.policies.holder import PolicyHolder
+from service.policies.reloader import PolicyReloader
 from service.settings import Settings
 from service.store.changes import ChangeFeed
 from service.store.db import create_engine, session_factory

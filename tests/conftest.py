@@ -18,13 +18,13 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from service.app import create_app
-from service.cli import migrate
-from service.registry import sync_tools
-from service.seed import apply_seed
+from service.policies.registry import sync_tools
 from service.settings import Settings
 from service.store.db import create_engine as create_async_db
 from service.store.db import session_factory, sync_url
+from service.store.migrate import migrate
 from service.store.models import Base
+from service.store.seed import apply_seed
 from tests.idp import LoopbackIdP
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -330,7 +330,7 @@ async def test_bootstrap_key_changed_to_another_id_retires_the_old_one(database_
 
 
 async def test_serve_does_not_count_a_bootstrap_key_it_will_revoke(database_url: str) -> None:
-    from service.cli import in_session
+    from service.cli.common import in_session
     from service.store.keys import count_keys
     from tests.conftest import load_demo
 

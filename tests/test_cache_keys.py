@@ -9,7 +9,7 @@ from typing import Any
 import cedarpy
 import pytest
 
-from service.cache.keys import Uncacheable, request_digest, shared_key
+from service.cache.digest import Uncacheable, request_digest, shared_key
 from service.cache.local import Entry, LocalCache
 from service.engine.model import Action, Decision, Principal, TokenInfo
 from service.engine.time_reads import reads_request_time

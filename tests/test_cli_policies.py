@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from service.cli import main
+from service.cli.main import main
 from tests.conftest import DEMO_TOOLS, POLICY_DIR
 
 

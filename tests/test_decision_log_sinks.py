@@ -19,7 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert
 
-from service.decisions import new_decision_id
+from service.decide.service import new_decision_id
 from service.observability.decision_log import DecisionLog
 from service.observability.metrics import Metrics
 from service.store.db import create_engine, session_factory

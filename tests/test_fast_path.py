@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from service.api import fast_path
-from service.api.fast_path import DecisionFastPath
+from service.api.middleware import fast_path
+from service.api.middleware.fast_path import DecisionFastPath
 from service.app import create_app
 from tests.conftest import ADMIN_KEY, demo_settings, load_demo
 

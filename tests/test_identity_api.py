@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 
 from service.app import create_app
-from service.seed import apply_seed
 from service.settings import IssuerSettings
 from service.store.db import create_engine, session_factory
+from service.store.seed import apply_seed
 from tests.conftest import demo_settings, load_demo
 from tests.idp import LoopbackIdP
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from service.engine.policies import compile_policies, read_policy_dir
 from service.engine.tools import tools_from_list_result
-from service.policy_tests import run_dir, run_file
+from service.policies.cases import run_dir, run_file
 from tests.conftest import POLICY_DIR, demo_tools
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.cli import main
+from service.cli.main import main
 from service.settings import Settings
 from service.store.db import create_engine, session_factory
 from service.store.tools import load_tools

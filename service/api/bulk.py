@@ -17,12 +17,12 @@ from service.api.bulk_schemas import (
 )
 from service.api.decisions import decision_response
 from service.api.deps import DecisionServiceDep, SettingsDep
+from service.api.errors import FieldError
 from service.api.json_body import JsonRoute
-from service.api.limits import FieldError
 from service.api.listing import answer, raw_tools, tool_names, tools_path
 from service.api.schemas import to_action
-from service.bulk import decide_batch, filter_listing, withhold_all
-from service.decisions import Identity
+from service.decide.bulk import decide_batch, filter_listing, withhold_all
+from service.decide.service import Identity
 from service.engine.errors import DecisionError, InvalidArguments, StoreUnavailable
 from service.engine.model import Action
 

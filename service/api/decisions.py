@@ -11,9 +11,15 @@ from service import jsonio
 from service.api.auth import bearer_key, check_caller
 from service.api.json_body import JsonRoute
 from service.api.schemas import DecisionRequest, DecisionResponse, to_action
-from service.decisions import NO_POLICY_VERSION, DecisionService, Identity, Outcome, new_decision_id
+from service.decide.service import (
+    NO_POLICY_VERSION,
+    DecisionService,
+    Identity,
+    Outcome,
+    new_decision_id,
+)
 from service.engine.model import Decision
-from service.policy_holder import PolicyHolder
+from service.policies.holder import PolicyHolder
 
 # The hot path: no dependencies to solve, so the route authenticates its caller
 # itself (the other /v1 routes do it with a router dependency).

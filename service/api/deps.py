@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from service.decisions import DecisionService
-from service.policy_holder import PolicyHolder
-from service.reloader import PolicyReloader
+from service.decide.service import DecisionService
+from service.policies.holder import PolicyHolder
+from service.policies.reloader import PolicyReloader
 from service.settings import Settings
 from service.store.changes import ChangeFeed
 

@@ -10,12 +10,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from service.api.limits import FieldError
 from service.engine.errors import PolicyLoadError
 from service.engine.tools import ToolDefinitionError
 from service.store.errors import Conflict, Invalid, NotFound
 
 log = logging.getLogger("mcp_pdp.api")
+
+
+class FieldError(Exception):
+    """A request field over a configured limit or of the wrong shape: answered 422."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
 
 
 def _field(loc: tuple[object, ...] | list[object]) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from service.api.bulk_schemas import FilterRequest
-from service.api.limits import FieldError
+from service.api.errors import FieldError
 from service.api.raw_json import array_items
 
 

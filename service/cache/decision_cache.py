@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from service.cache.keys import Uncacheable, local_key, request_digest, shared_key
+from service.cache.digest import Uncacheable, local_key, request_digest, shared_key
 from service.cache.local import Entry, LocalCache
 from service.cache.remote import RedisLevel, open_redis
 from service.engine.model import Action, Decision, Principal, ShadowEffect, StoredPrincipal

@@ -38,7 +38,7 @@ async def replace_tools(
     """Make the registry exactly the tools `snapshot` was compiled against.
 
     Taking the compiled snapshot, not bare tools, means no writer can save a
-    registry the policies do not load with (see `service/registry.py`).
+    registry the policies do not load with (see `service/policies/registry.py`).
     """
     tools = list(snapshot.tools.values())
     before = _fingerprints(await load_tools(session=session))

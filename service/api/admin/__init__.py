@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from service.api.admin import audit, decisions, keys, policies, principals, roles, tools
+from service.api.admin import (
+    audit,
+    decision_records,
+    keys,
+    policies,
+    principals,
+    roles,
+    tools,
+)
 from service.api.auth import require_admin
 
 AUTH_RESPONSES: dict[int | str, dict[str, str]] = {
@@ -19,6 +27,6 @@ def admin_router() -> APIRouter:
     router = APIRouter(
         prefix="/admin/v1", dependencies=[Depends(require_admin)], responses=AUTH_RESPONSES
     )
-    for module in (roles, principals, tools, policies, audit, decisions, keys):
+    for module in (roles, principals, tools, policies, audit, decision_records, keys):
         router.include_router(module.router)
     return router

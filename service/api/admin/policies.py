@@ -9,7 +9,7 @@ from service.api.admin.schemas import PolicyStatus
 from service.api.auth import AdminDep
 from service.api.deps import PoliciesDep, ReloaderDep, SessionDep, SettingsDep
 from service.api.json_body import JsonRoute
-from service.policy_holder import PolicyHolder
+from service.policies.holder import PolicyHolder
 from service.store import audit
 
 router = APIRouter(tags=["admin: policies"], route_class=JsonRoute)

@@ -11,7 +11,7 @@ from service.api.auth import AdminDep
 from service.api.deps import PoliciesDep, PolicyLockDep, SessionDep, SettingsDep
 from service.api.json_body import JsonRoute
 from service.engine.tools import Tool
-from service.registry import sync_tools
+from service.policies.registry import sync_tools
 from service.store.tools import load_tools
 
 router = APIRouter(tags=["admin: tools"], route_class=JsonRoute)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.observability.request_context import current_request_id
+
 HEADER = b"x-request-id"
 _SAFE = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
-current_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 class RequestId:

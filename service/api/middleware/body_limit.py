@@ -64,12 +64,3 @@ async def _too_large(send: Send, max_bytes: int) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-class FieldError(Exception):
-    """A request field over a configured limit or of the wrong shape: answered 422."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message

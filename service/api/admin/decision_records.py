@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel
 from service.api.admin.schemas import PRINCIPAL_PATTERN
 from service.api.deps import SessionDep
 from service.api.json_body import JsonRoute
-from service.store.decision_log import DecisionFilter, list_decisions
+from service.store.decision_records import DecisionFilter, list_decisions
 
 router = APIRouter(tags=["admin: decisions"], route_class=JsonRoute)
 DECISION_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"

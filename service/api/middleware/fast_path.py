@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api import json_body
 from service.api.decisions import decide_body
-from service.api.limits import replay_body
+from service.api.middleware.body_limit import replay_body
 from service.api.schemas import DecisionRequest
 
 PATH = "/v1/decisions"

@@ -8,47 +8,23 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.cli_policies import add_commands as add_policy_commands
+from service.cli.authoring import add_commands as add_policy_commands
+from service.cli.common import EXIT_INVALID, EXIT_OK, in_session
 from service.engine.errors import PolicyLoadError
 from service.engine.policies import load_snapshot
 from service.engine.tools import ToolDefinitionError
-from service.reloader import EMPTY_REGISTRY
+from service.policies.reloader import EMPTY_REGISTRY
 from service.settings import CONFIG_ENV, Settings, load_settings
-from service.store.db import create_engine, session_factory
 from service.store.errors import StoreError
 from service.store.keys import count_keys
+from service.store.migrate import migrate
 from service.store.tools import load_tools
-
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-
-
-async def in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
-    """Run `work` in one transaction: commit on success, roll back on error."""
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            return await work(session)
-    finally:
-        await engine.dispose()
-
-
-def migrate(settings: Settings) -> None:
-    """Bring the database schema to the newest migration."""
-    from alembic import command
-    from alembic.config import Config
-
-    root = Path(__file__).resolve().parent.parent
-    config = Config(str(root / "alembic.ini"))
-    config.attributes["database_url"] = settings.database_url
-    command.upgrade(config, "head")
 
 
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
@@ -69,7 +45,7 @@ def _positive(text: str) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from service.workers import Supervisor
+    from service.cli.workers import Supervisor
 
     host = args.host or settings.host
     port = args.port or settings.port
@@ -127,8 +103,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _tools_sync(args: argparse.Namespace, settings: Settings) -> int:
-    from service.registry import sync_tools
-    from service.seed import read_json
+    from service.policies.registry import sync_tools
+    from service.store.seed import read_json
 
     document = read_json(Path(args.file))
     snapshot = asyncio.run(
@@ -144,7 +120,7 @@ def _tools_sync(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _seed(args: argparse.Namespace, settings: Settings) -> int:
-    from service.seed import apply_seed, read_json
+    from service.store.seed import apply_seed, read_json
 
     document = read_json(Path(args.file))
     asyncio.run(

@@ -12,6 +12,7 @@ from typing import Any
 
 import cedarpy
 
+from service.cli.common import EXIT_INVALID, EXIT_OK, in_session
 from service.engine.errors import DecisionError
 from service.engine.evaluate import build_request, evaluate
 from service.engine.model import Action, Decision, StoredPrincipal
@@ -19,17 +20,13 @@ from service.engine.policies import PolicySnapshot, load_snapshot, read_policy_d
 from service.engine.schema import full_schema_text
 from service.engine.tools import Tool, tools_from_list_result
 from service.identity.claims import check_times, issuer_for, principal_from_claims
-from service.seed import read_json
 from service.settings import Settings
+from service.store.seed import read_json
 from service.store.tools import load_tools
-
-EXIT_OK, EXIT_INVALID = 0, 1
 
 
 def _tools(args: argparse.Namespace, settings: Settings) -> list[Tool]:
     """Tools from `--tools FILE`, else from the database registry."""
-    from service.cli import in_session
-
     if args.tools:
         return tools_from_list_result(read_json(Path(args.tools)))
     tools: list[Tool] = asyncio.run(in_session(settings, lambda s: load_tools(session=s)))
@@ -54,7 +51,7 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
 
 def test(args: argparse.Namespace, settings: Settings) -> int:
     """Run the policy test cases; print each failure and `N passed, M failed`."""
-    from service.policy_tests import run_dir
+    from service.policies.cases import run_dir
 
     policy_dir = _policy_dir(args, settings)
     results = run_dir(load_snapshot(policy_dir, _tools(args, settings)), policy_dir / "tests")
@@ -103,7 +100,6 @@ def _stored(args: argparse.Namespace, settings: Settings, principal_id: str) -> 
         return StoredPrincipal(roles=frozenset(roles), attributes=json.loads(args.attributes))
     from datetime import UTC, datetime
 
-    from service.cli import in_session
     from service.store.principals import load_principal
 
     stored: StoredPrincipal = asyncio.run(

@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Any
 
-from service.observability.request_id import current_request_id
+from service.observability.request_context import current_request_id
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
 

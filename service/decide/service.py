@@ -21,8 +21,8 @@ from service.identity.claims import check_times, issuer_for, principal_from_clai
 from service.identity.tokens import TokenVerifier
 from service.observability.decision_log import DecisionLog
 from service.observability.metrics import Metrics
-from service.observability.request_id import current_request_id
-from service.policy_holder import PolicyHolder
+from service.observability.request_context import current_request_id
+from service.policies.holder import PolicyHolder
 from service.settings import IssuerSettings
 from service.store import generations
 from service.store.changes import ChangeFeed

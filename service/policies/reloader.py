@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.engine.errors import PolicyLoadError
 from service.engine.policies import load_snapshot
 from service.observability.metrics import Metrics
-from service.policy_holder import PolicyHolder
+from service.policies.holder import PolicyHolder
 from service.store import models
 from service.store.tools import load_tools
 

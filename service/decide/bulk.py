@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from service.decisions import (
+from service.decide.service import (
     NO_POLICY_VERSION,
     DecisionService,
     Identity,

@@ -1,6 +1,6 @@
 """Seeding the database without the admin API: roles, assignments and attributes.
 
-The tool registry is not part of a seed: `service/registry.py` writes it.
+The tool registry is not part of a seed: `service/policies/registry.py` writes it.
 """
 
 from __future__ import annotations
