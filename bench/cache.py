@@ -88,7 +88,7 @@ async def service_level(settings: Settings, requests: int) -> dict[str, Any]:
     """Decisions in process, one at a time."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        service = app.state.decisions
+        service = app.state.runtime.decisions
         identity = Identity(claims=CLAIMS)
 
         async def decide(index: int | None) -> bool:

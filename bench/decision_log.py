@@ -87,7 +87,7 @@ async def measure(rounds: int, n: int, concurrency: int) -> dict[str, Any]:
                         await throughput(c, 50, concurrency)  # warm up
                         results[name].append(await throughput(c, n, concurrency))
                         # Count the writes: the database sink must keep up, not lag behind.
-                        await app.state.decision_log.flush()
+                        await app.state.runtime.decision_log.flush()
         medians = {name: statistics.median(v) for name, v in results.items()}
         overhead = 1 - medians["file + database"] / medians["logging off"]
         return {"decisions_per_second": medians, "overhead": overhead, "rounds": results}

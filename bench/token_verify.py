@@ -73,7 +73,7 @@ async def measure(rounds: int, n: int, url: str | None) -> dict[str, dict[str, f
         )
         app = create_app(settings)
         async with app.router.lifespan_context(app), open_verifier(settings) as verifier:
-            service: DecisionService = app.state.decisions
+            service: DecisionService = app.state.runtime.decisions
             claims = idp.claims(exp=int(time.time()) + 3600)
             tokens = {"RS256": idp.token(rsa, **claims), "ES256": idp.token(ec, **claims)}
             identities = {"claims": Identity(claims=claims)}

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.tools_filter [--rounds 5]
 
 Both sides run in process on a fresh SQLite database with the demo policies and
-seed: the service level (`filter_listing` vs N calls of `DecisionService.decide`, each
+seed: the service level (`DecisionService.filter_tools` vs N calls of `DecisionService.decide`, each
 reading the store) and the HTTP level (one `POST /v1/tools/filter` vs N
 `POST /v1/decisions`, ASGI in process, no network). N = 50 is the demo registry;
 N = 500 adds 450 copies of the demo tools (same annotations and tags, new names),
@@ -24,7 +24,6 @@ from typing import Any
 import httpx
 
 from service.app import create_app
-from service.decide.bulk import filter_listing
 from service.decide.service import Identity
 from service.engine.model import Action
 from service.policies.registry import sync_tools
@@ -100,17 +99,17 @@ async def run(count: int, rounds: int) -> dict[str, Any]:
         )  # fmt: skip
         app = create_app(settings)
         async with app.router.lifespan_context(app):
-            service = app.state.decisions
+            service = app.state.runtime.decisions
             identity = Identity(claims=CLAIMS)
             names = [t["name"] for t in tools]
-            listing = await filter_listing(service, identity, names, "default", {})
+            listing = await service.filter_tools(identity, names, "default", {})
             allowed = [(await service.decide(identity, c)).decision.allowed for c in calls]
             listed = [v.listed for v in listing.verdicts]
             # Sound on this registry: every tool a plain call may use is listed.
             assert all(ok <= shown for ok, shown in zip(allowed, listed, strict=True))
 
             async def one_filter() -> None:
-                await filter_listing(service, identity, names, "default", {})
+                await service.filter_tools(identity, names, "default", {})
 
             async def singles() -> None:
                 for call in calls:

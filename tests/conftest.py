@@ -163,8 +163,8 @@ async def logged_decisions(app: Any) -> list[dict[str, Any]]:
 
     from service.store.models import DecisionLogRow
 
-    await app.state.decision_log.flush()
-    async with app.state.db_engine.connect() as conn:
+    await app.state.runtime.decision_log.flush()
+    async with app.state.runtime.database.connect() as conn:
         rows = (await conn.execute(select(DecisionLogRow).order_by(DecisionLogRow.time))).all()
     return [dict(row._mapping) for row in rows]
 

@@ -301,7 +301,7 @@ async def test_bootstrap_key_removed_from_settings_stops_working(database_url: s
         other = await make_key(first, "admin", headers=bearer(ADMIN_KEY))
     async with app_client(settings) as running:
         assert (await running.get("/admin/v1/roles", headers=bearer(ADMIN_KEY))).status_code == 200
-        feed = running.app.state.changes  # type: ignore[attr-defined]
+        feed = running.app.state.runtime.changes  # type: ignore[attr-defined]
         # On PostgreSQL this replica now keeps the caller in memory, until a notice.
         assert feed.caller(key_digest(ADMIN_KEY)) is not None or not feed.live
         # A replica restarted without the setting revokes the key for every replica.

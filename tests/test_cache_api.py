@@ -230,7 +230,7 @@ async def store_away(http: httpx.AsyncClient, database_url: str) -> AsyncIterato
     # In a thread: the app's own writers (the decision log) must be able to finish
     # their transactions, or SQLite keeps the rename waiting on their lock.
     await asyncio.to_thread(rename_tables, database_url, True)
-    changes = http.app.state.changes  # type: ignore[attr-defined]
+    changes = http.app.state.runtime.changes  # type: ignore[attr-defined]
     for _ in range(200):
         if not changes.live:
             break

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -205,7 +206,7 @@ def count_statements(app: Any) -> list[str]:
     """Every statement `app` sends to its database from now on."""
     statements: list[str] = []
     event.listen(
-        app.state.db_engine.sync_engine,
+        app.state.runtime.database.sync_engine,
         "before_cursor_execute",
         lambda _conn, _cursor, statement, *_: statements.append(statement),
     )
@@ -223,7 +224,7 @@ async def workers(postgres_database: str) -> AsyncIterator[tuple[httpx.AsyncClie
     async with app_client(settings) as first, app_client(settings) as second:
         for http in (first, second):
             http.headers["Authorization"] = f"Bearer {ADMIN_KEY}"
-        feeds = [http.app.state.changes for http in (first, second)]  # type: ignore[attr-defined]
+        feeds = [http.app.state.runtime.changes for http in (first, second)]  # type: ignore[attr-defined]
         before = [feed.ticket() for feed in feeds]
         made = await first.post(
             "/admin/v1/keys", json={"name": "gw", "scope": "decide", "trusted_claims": True}
@@ -312,3 +313,52 @@ async def test_a_deleted_key_is_refused_by_every_worker(
         return False
 
     assert await refused()
+
+
+@pytest.fixture
+async def unpolled(
+    postgres_database: str, policy_dir: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """Two workers on one PostgreSQL database and policy folder that never poll for changes."""
+    clean_database(postgres_database)
+    await load_demo(postgres_database)
+    settings = demo_settings(
+        postgres_database,
+        policy_dir=policy_dir,
+        bootstrap_admin_key=ADMIN_KEY,
+        policy_poll_seconds=0,
+    )
+    async with app_client(settings) as first, app_client(settings) as second:
+        for http in (first, second):
+            http.headers["Authorization"] = f"Bearer {ADMIN_KEY}"
+        yield first, second
+
+
+def active_version(http: httpx.AsyncClient) -> str:
+    return str(http.app.state.runtime.policies.current.version)  # type: ignore[attr-defined]
+
+
+async def test_a_registry_change_reaches_every_worker_at_once(
+    unpolled: tuple[httpx.AsyncClient, httpx.AsyncClient],
+) -> None:
+    first, second = unpolled
+    tools = (await first.get("/admin/v1/tools")).json()["tools"]
+    new_tool = {"name": "docs___summarise", "inputSchema": {"type": "object"}}
+    written = await first.put("/admin/v1/tools", json={"tools": [*tools, new_tool]})
+    assert written.status_code == 200, written.text
+    # No worker polls: only the change notice can make the second one recompile.
+    assert await eventually(lambda: active_version(second) == written.json()["policy_version"])
+
+
+async def test_a_policy_reload_reaches_every_worker_at_once(
+    unpolled: tuple[httpx.AsyncClient, httpx.AsyncClient], policy_dir: Path
+) -> None:
+    first, second = unpolled
+    before = active_version(second)
+    (policy_dir / "extra.cedar").write_text(
+        '@id("no-search")\nforbid (principal, action == Mcp::Action::"docs___search", resource);\n'
+    )
+    reloaded = await first.post("/admin/v1/policies/reload")
+    assert reloaded.status_code == 200, reloaded.text
+    assert reloaded.json()["version"] != before
+    assert await eventually(lambda: active_version(second) == reloaded.json()["version"])

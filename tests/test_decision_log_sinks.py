@@ -97,13 +97,13 @@ async def test_one_bad_record_loses_only_itself(
     good = _records(template, 30)
     broken = {**template, **fields, "decision_id": new_decision_id()}
     broken["arguments"] = {"orderId": SECRET}
-    log: DecisionLog = app.state.decision_log
+    log: DecisionLog = app.state.runtime.decision_log
     for record in [*good[:15], broken, *good[15:]]:  # queued at once: one batch
         log.record(record)
     rows = await logged_decisions(app)
     stored = {r["decision_id"] for r in rows}
     assert {r["decision_id"] for r in good} <= stored
-    expected = lost[app.state.db_engine.dialect.name]
+    expected = lost[app.state.runtime.database.dialect.name]
     assert (broken["decision_id"] not in stored) == bool(expected)
     dropped = _dropped((await logged.get("/metrics")).text)
     assert sum(dropped.values()) - before == expected
@@ -127,7 +127,7 @@ async def test_listing_answers_for_rows_that_cannot_be_serialised(
         "arguments": {"\udead": "x\ud800y"},
         "reasons": ["tools.cedar#\udfff"],
     }
-    async with app.state.sessions() as session, session.begin():
+    async with app.state.runtime.sessions() as session, session.begin():
         await session.execute(insert(DecisionLogRow).values(row))
     response = await logged.get("/admin/v1/decisions")
     assert response.status_code == 200, response.text

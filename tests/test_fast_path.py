@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from service.api import auth, json_body
 from service.api.middleware import fast_path
 from service.api.middleware.fast_path import DecisionFastPath
 from service.app import create_app
@@ -103,14 +104,14 @@ async def test_only_valid_requests_from_good_callers_take_it(
 ) -> None:
     fast, _slow, key = pair
     calls: list[int] = []
-    original = fast_path.decide_body
+    original = fast_path.answer
 
     async def counting(*args: Any) -> bytes:
         answer = await original(*args)  # raises for a refused key: then the app answers
         calls.append(1)
         return answer
 
-    monkeypatch.setattr(fast_path, "decide_body", counting)
+    monkeypatch.setattr(fast_path, "answer", counting)
     answered_here = []
     for index, (headers, body) in enumerate(_cases(key)):
         before = len(calls)
@@ -120,3 +121,31 @@ async def test_only_valid_requests_from_good_callers_take_it(
     # Answered here: the valid JSON bodies from the trusted key, `application/ld+json` too;
     # not a NUL or a duplicate key, which the route refuses with a 422.
     assert answered_here == [0, 1, 11]
+
+
+async def test_what_the_fast_path_found_is_not_done_again(
+    pair: tuple[httpx.AsyncClient, httpx.AsyncClient, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request handed to the app is neither parsed nor authenticated a second time."""
+    fast, _slow, key = pair
+    parses: list[int] = []
+    lookups: list[int] = []
+    loads, authenticate = json_body.loads, auth.authenticate
+
+    def counting_loads(body: bytes) -> Any:
+        parses.append(1)
+        return loads(body)
+
+    async def counting_authenticate(**kwargs: Any) -> Any:
+        lookups.append(1)
+        return await authenticate(**kwargs)
+
+    monkeypatch.setattr(json_body, "loads", counting_loads)
+    monkeypatch.setattr(auth, "authenticate", counting_authenticate)
+    for index, (headers, body) in enumerate(_cases(key)):
+        parses.clear()
+        lookups.clear()
+        response = await fast.post("/v1/decisions", content=body, headers=headers)
+        assert response.status_code in (200, 401, 403, 422), (index, response.text)
+        assert len(parses) <= 1, (index, response.status_code)
+        assert len(lookups) <= 1, (index, response.status_code)

@@ -21,7 +21,7 @@ ALLOWED_CALL = {"tool": "docs___search", "arguments": {"query": "q"}}  # alice m
 @pytest.fixture
 def decision_log() -> Records:
     handler = Records()
-    logger = logging.getLogger("mcp_pdp.decisions")
+    logger = logging.getLogger("mcp_pdp")  # decisions and the store
     logger.addHandler(handler)
     yield handler
     logger.removeHandler(handler)
@@ -66,7 +66,7 @@ async def test_any_exception_on_the_path_denies_and_is_logged(
 
 
 async def test_no_active_policy_set_denies(client: httpx.AsyncClient) -> None:
-    client.app.state.policies.current = None  # type: ignore[attr-defined]
+    client.app.state.runtime.policies.current = None  # type: ignore[attr-defined]
     response = await client.post("/v1/decisions", json=decision_body(**ALLOWED_CALL))
     body = response.json()
     assert (body["decision"], body["code"]) == ("deny", "evaluation_error")
@@ -77,7 +77,7 @@ async def test_no_active_policy_set_denies(client: httpx.AsyncClient) -> None:
 
 async def test_erroring_forbid_denies_instead_of_being_skipped(client: httpx.AsyncClient) -> None:
     """Cedar skips a policy that errors; for a forbid we deny (fail closed)."""
-    holder = client.app.state.policies  # type: ignore[attr-defined]
+    holder = client.app.state.runtime.policies  # type: ignore[attr-defined]
     snapshot = holder.current
     stub, files = read_policy_dir(POLICY_DIR)
     # Overflow at run time: valid for the validator, an error for the evaluator.
@@ -115,7 +115,7 @@ TWIN_IDS = ["lenient`s twin", "lenient`: twin"]  # the second also ends where th
 
 def with_policy(client: httpx.AsyncClient, extra: PolicyFile) -> PolicySnapshot:
     """Activate the demo policies plus `extra` on the app; the new snapshot."""
-    holder = client.app.state.policies  # type: ignore[attr-defined]
+    holder = client.app.state.runtime.policies  # type: ignore[attr-defined]
     stub, files = read_policy_dir(POLICY_DIR)
     snapshot = compile_policies(stub, [*files, extra], holder.current.tools.values())
     holder.activate(snapshot)

@@ -144,7 +144,7 @@ async def test_tokens_never_reach_the_logs(database_url: str, idp: LoopbackIdP) 
         try:
             for token in tokens:
                 await decide(http, token)
-            await http.app.state.decision_log.flush()  # type: ignore[attr-defined]
+            await http.app.state.runtime.decision_log.flush()  # type: ignore[attr-defined]
         finally:
             for logger in loggers:
                 logger.removeHandler(handler)

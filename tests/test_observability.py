@@ -98,7 +98,7 @@ async def test_admin_query_of_the_decision_log(logged: httpx.AsyncClient) -> Non
         await logged.post(
             "/v1/decisions", json=decision_body(claims={"sub": sub}, method="tools/list")
         )
-    await logged.app.state.decision_log.flush()  # type: ignore[attr-defined]
+    await logged.app.state.runtime.decision_log.flush()  # type: ignore[attr-defined]
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     page = (await logged.get("/admin/v1/decisions?principal=alice&limit=1", headers=admin)).json()
     assert len(page["decisions"]) == 1 and page["next_cursor"]
@@ -177,7 +177,7 @@ async def test_metrics_parse_and_move(client: httpx.AsyncClient) -> None:
     count = ("mcp_pdp_decision_latency_seconds_count", ())
     assert after[count] == before[count] + 2
     assert after[("mcp_pdp_policy_reloads_total", (("result", "ok"),))] >= 1
-    version = client.app.state.policies.current.version  # type: ignore[attr-defined]
+    version = client.app.state.runtime.policies.current.version  # type: ignore[attr-defined]
     assert after[("mcp_pdp_policy_active", (("version", version),))] == 1
 
 

@@ -16,13 +16,13 @@ def snapshot():
     return compile_policies(stub, files, tools_from_list_result({"tools": demo_tools()}))
 
 
-def test_demo_cases_pass() -> None:
-    results = run_dir(snapshot(), POLICY_DIR / "tests")
+async def test_demo_cases_pass() -> None:
+    results = await run_dir(snapshot(), POLICY_DIR / "tests")
     assert len(results) >= 15
     assert [r for r in results if not r.passed] == []
 
 
-def test_runner_reports_a_wrong_expectation(tmp_path: Path) -> None:
+async def test_runner_reports_a_wrong_expectation(tmp_path: Path) -> None:
     case = {
         "name": "wrong on purpose",
         "principal": {"id": "alice", "roles": ["analyst"]},
@@ -33,7 +33,7 @@ def test_runner_reports_a_wrong_expectation(tmp_path: Path) -> None:
     }
     path = tmp_path / "wrong.json"
     path.write_text(json.dumps({"cases": [case, {**case, "expect": "maybe"}]}))
-    first, second = run_file(snapshot(), path)
+    first, second = await run_file(snapshot(), path)
     assert first.differences == (
         'decision: expected "deny", got "allow"',
         'reasons: expected ["tools.cedar#nope"], got ["tools.cedar#analysts-read-tools"]',

@@ -108,7 +108,7 @@ async def test_broken_file_keeps_the_last_good_set_then_a_fix_is_served(
 
 
 async def test_reload_storm_never_mixes_sets(live: httpx.AsyncClient, policy_dir: Path) -> None:
-    reloader = live.app.state.reloader  # type: ignore[attr-defined]
+    reloader = live.app.state.runtime.reloader  # type: ignore[attr-defined]
     seen: list[tuple[str, str]] = []
 
     async def storm() -> None:
@@ -138,7 +138,7 @@ async def test_schema_stub_change_that_breaks_policies_is_refused(
     stub = policy_dir / "schema.cedarschema"
     # guardrails.cedar reads context.token.scopes
     touch(stub, stub.read_text().replace("scopes: Set<String>,", ""))
-    assert await live.app.state.reloader.reload() == "invalid"  # type: ignore[attr-defined]
+    assert await live.app.state.runtime.reloader.reload() == "invalid"  # type: ignore[attr-defined]
     assert "scopes" in (await live.get("/readyz")).json()["policy_error"]
     assert await version(live) == good
 
@@ -151,7 +151,7 @@ async def test_shadow_policy_is_logged_never_enforced(
         '@id("trial-no-search")\n@mode("shadow")\n'
         'forbid (principal, action == Mcp::Action::"docs___search", resource);\n',
     )
-    assert await live.app.state.reloader.reload() == "ok"  # type: ignore[attr-defined]
+    assert await live.app.state.runtime.reloader.reload() == "ok"  # type: ignore[attr-defined]
     body = (await live.post("/v1/decisions", json=ALICE_SEARCH)).json()
     assert (body["decision"], body["reasons"]) == ("allow", ["tools.cedar#analysts-read-tools"])
     rows = await logged_decisions(live.app)  # type: ignore[attr-defined]

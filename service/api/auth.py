@@ -1,18 +1,22 @@
-"""Caller authentication: `Authorization: Bearer <API key>` for admin and decision routes."""
+"""Caller authentication: `Authorization: Bearer <API key>` for admin and decision routes.
+
+The decision fast path authenticates before the app does; when it hands a
+request on, it leaves what it found in the request state (`CALLER_STATE`), so
+the key is never looked up twice for one request.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.api.deps import ChangesDep, SessionsDep, SettingsDep
-from service.settings import Settings
-from service.store.changes import ChangeFeed
+from service.api.deps import RuntimeDep
+from service.engine.errors import StoreUnavailable
+from service.runtime import Runtime
 from service.store.keys import Caller, authenticate, key_digest
 
 log = logging.getLogger("mcp_pdp.auth")
@@ -21,23 +25,24 @@ bearer = HTTPBearer(
     description="An API key made by `POST /admin/v1/keys` (or `bootstrap_admin_key`).",
 )
 CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+CALLER_STATE = "mcp_pdp_caller"  # request state: a CallerAccess, or the HTTPException to raise
+KEY_STORE_DOWN = "the key store could not be read to authenticate the caller"
 
 
 def _unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def _lookup(
-    sessions: async_sessionmaker[AsyncSession], changes: ChangeFeed, raw_key: str
-) -> Caller:
+async def _lookup(runtime: Runtime, raw_key: str) -> Caller:
     # A key authenticated before is kept until a key write is announced (store/changes.py);
     # unknown keys are not kept, so each costs a lookup.
+    changes = runtime.changes
     digest = key_digest(raw_key)
     kept: Caller | None = changes.caller(digest)
     if kept is not None:
         return kept
     ticket = changes.ticket()
-    async with sessions() as session:
+    async with runtime.sessions() as session:
         caller = await authenticate(session=session, raw=raw_key)
     if caller is None:
         raise _unauthorized("unknown or revoked API key")
@@ -45,13 +50,11 @@ async def _lookup(
     return caller
 
 
-async def require_admin(
-    sessions: SessionsDep, changes: ChangesDep, credentials: CredentialsDep
-) -> Caller:
+async def require_admin(runtime: RuntimeDep, credentials: CredentialsDep) -> Caller:
     """An `admin` key, else 401 (no or bad key) or 403 (a `decide` key)."""
     if credentials is None:
         raise _unauthorized("an admin API key is required: Authorization: Bearer <key>")
-    caller = await _lookup(sessions, changes, credentials.credentials)
+    caller = await _lookup(runtime, credentials.credentials)
     if caller.scope != "admin":
         raise HTTPException(403, "this key has scope `decide`; the admin API needs `admin`")
     return caller
@@ -69,38 +72,58 @@ class CallerAccess:
     store_unavailable: bool = False
 
     def check_claims(self) -> None:
-        """403 unless this caller may send pre-validated `claims`."""
+        """403 unless this caller may send pre-validated `claims`.
+
+        A caller whose key could not be checked is not refused here: every decision
+        it asks for is a deny `store_unavailable` (`refused`), which says more.
+        """
+        if self.store_unavailable:
+            return
         if self.required and not (self.caller and self.caller.trusted_claims):
             raise HTTPException(
                 403, "this key is not trusted to send `claims`; send the user's `token`"
             )
 
+    @property
+    def key_id(self) -> str | None:
+        """The caller's key id, as the decision log names it."""
+        return self.caller.key_id if self.caller else None
+
+    @property
+    def refused(self) -> StoreUnavailable | None:
+        """The deny every decision of this caller ends in, when the key store was away."""
+        return StoreUnavailable(KEY_STORE_DOWN) if self.store_unavailable else None
+
 
 async def caller_access(
-    settings: SettingsDep, sessions: SessionsDep, changes: ChangesDep, credentials: CredentialsDep
+    request: Request, runtime: RuntimeDep, credentials: CredentialsDep
 ) -> CallerAccess:
     """While `require_caller_key` is on, a `decide` or `admin` key, else 401."""
-    raw = credentials.credentials if credentials else None
-    return await check_caller(settings, sessions, changes, raw)
+    return await request_access(request, runtime)
 
 
-async def check_caller(
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
-    changes: ChangeFeed,
-    raw_key: str | None,
-) -> CallerAccess:
-    """`caller_access` without FastAPI's dependency machinery, for the decision hot path."""
-    if not settings.require_caller_key:
+async def request_access(request: Request, runtime: Runtime) -> CallerAccess:
+    """The caller of a request: what the fast path found for it, or authenticated now."""
+    found: Any = getattr(request.state, CALLER_STATE, None)
+    if isinstance(found, HTTPException):
+        raise found
+    if isinstance(found, CallerAccess):
+        return found
+    return await check_caller(runtime, bearer_key(request.headers.get("authorization")))
+
+
+async def check_caller(runtime: Runtime, raw_key: str | None) -> CallerAccess:
+    """`caller_access` without FastAPI's dependency machinery, for the decision fast path."""
+    if not runtime.settings.require_caller_key:
         return CallerAccess(required=False)
     if raw_key is None:
         raise _unauthorized("an API key is required: Authorization: Bearer <key>")
     try:
-        caller = await _lookup(sessions, changes, raw_key)
+        caller = await _lookup(runtime, raw_key)
     except HTTPException:
         raise
     except Exception as exc:
-        # Fail closed without a 5xx: the decision route answers deny store_unavailable.
+        # Fail closed without a 5xx: the decision routes answer deny store_unavailable.
         log.warning("key store unavailable: %s", type(exc).__name__)
         return CallerAccess(required=True, store_unavailable=True)
     return CallerAccess(required=True, caller=caller)

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from service.api.deps import DbEngineDep, PoliciesDep
+from service.api.deps import DatabaseDep, PoliciesDep
 from service.api.json_body import JsonRoute
 
 router = APIRouter(tags=["operations"], route_class=JsonRoute)
@@ -22,7 +22,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(policies: PoliciesDep, engine: DbEngineDep) -> JSONResponse:
+async def readyz(policies: PoliciesDep, engine: DatabaseDep) -> JSONResponse:
     """Ready when a policy set is active and the database answers."""
     checks: dict[str, str] = {}
     snapshot = policies.current

@@ -23,6 +23,8 @@ from fastapi.routing import APIRoute
 # parsed string; nearly every body has none and is not looked at again.
 _ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 _REFUSED = re.compile("[\x00\ud800-\udfff]")
+# Request state: the body the decision fast path parsed (or the error it raised).
+PARSED_STATE = "mcp_pdp_parsed_body"
 
 
 class UnsafeJson(ValueError):
@@ -130,13 +132,25 @@ class _CheckedRequest(Request):
         """The parsed body; a 422 naming the field for a refused one."""
         if not self._has_parsed:
             try:
-                self._parsed = loads(await self.body())
+                self._parsed = await self._parse()
             except UnsafeJson as exc:
                 # FastAPI answers 400, naming no field, to other errors raised here.
                 detail = [{"field": exc.field, "message": exc.message, "type": "value_error"}]
                 raise HTTPException(status_code=422, detail=detail) from None
             self._has_parsed = True
         return self._parsed
+
+    async def _parse(self) -> Any:
+        """The fast path's result when it parsed this body already, else `loads`."""
+        handed: Any = self.scope.get("state", {}).get(PARSED_STATE, _NOTHING)
+        if handed is _NOTHING:
+            return loads(await self.body())
+        if isinstance(handed, BaseException):
+            raise handed
+        return handed
+
+
+_NOTHING = object()
 
 
 class JsonRoute(APIRoute):

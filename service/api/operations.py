@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.api.json_body import JsonRoute
 from service.observability.metrics import Metrics
+from service.runtime import runtime_of
 
 router = APIRouter(tags=["operations"], route_class=JsonRoute)
 
@@ -15,5 +16,5 @@ router = APIRouter(tags=["operations"], route_class=JsonRoute)
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
     """Prometheus metrics of this process."""
-    registry: Metrics = request.app.state.metrics
+    registry: Metrics = runtime_of(request.app).metrics
     return Response(registry.render(), media_type=CONTENT_TYPE_LATEST)

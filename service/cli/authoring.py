@@ -6,21 +6,22 @@ import argparse
 import asyncio
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import cedarpy
 
 from service.cli.common import EXIT_INVALID, EXIT_OK, in_session
-from service.engine.errors import DecisionError
-from service.engine.evaluate import build_request, evaluate
+from service.decide.fixed import FixedFacts, FixedPolicies
+from service.decide.service import DecisionService
 from service.engine.model import Action, Decision, StoredPrincipal
 from service.engine.policies import PolicySnapshot, load_snapshot, read_policy_dir
 from service.engine.schema import full_schema_text
 from service.engine.tools import Tool, tools_from_list_result
-from service.identity.claims import check_times, issuer_for, principal_from_claims
+from service.identity.resolver import Identity, IdentityResolver
 from service.settings import Settings
+from service.store.db import create_engine, session_factory
+from service.store.facts import DatabaseFacts
 from service.store.seed import read_json
 from service.store.tools import load_tools
 
@@ -54,7 +55,8 @@ def test(args: argparse.Namespace, settings: Settings) -> int:
     from service.policies.cases import run_dir
 
     policy_dir = _policy_dir(args, settings)
-    results = run_dir(load_snapshot(policy_dir, _tools(args, settings)), policy_dir / "tests")
+    snapshot = load_snapshot(policy_dir, _tools(args, settings))
+    results = asyncio.run(run_dir(snapshot, policy_dir / "tests"))
     failed = [r for r in results if not r.passed]
     for result in failed:
         print(f"FAIL {result.file}: {result.name}")
@@ -94,27 +96,37 @@ def schema(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _stored(args: argparse.Namespace, settings: Settings, principal_id: str) -> StoredPrincipal:
-    if args.roles is not None or args.tools:
-        roles = [r for r in (args.roles or "").split(",") if r]
-        return StoredPrincipal(roles=frozenset(roles), attributes=json.loads(args.attributes))
-    from datetime import UTC, datetime
-
-    from service.store.principals import load_principal
-
-    stored: StoredPrincipal = asyncio.run(
-        in_session(
-            settings,
-            lambda s: load_principal(session=s, principal_id=principal_id, now=datetime.now(UTC)),
-        )
+async def _decide_once(
+    args: argparse.Namespace,
+    settings: Settings,
+    snapshot: PolicySnapshot,
+    claims: dict[str, Any],
+    action: Action,
+) -> Decision:
+    """Decide with the service the server runs: given facts (`--roles`) or the database's."""
+    identity = IdentityResolver(
+        issuers=settings.issuers, leeway_seconds=settings.token_leeway_seconds
     )
-    return stored
+    if args.roles is not None or args.tools:
+        roles = frozenset(r for r in (args.roles or "").split(",") if r)
+        facts = FixedFacts(StoredPrincipal(roles=roles, attributes=json.loads(args.attributes)))
+        service = DecisionService(policies=FixedPolicies(snapshot), facts=facts, identity=identity)
+        return (await service.decide(Identity(claims=claims), action)).decision
+    engine = create_engine(settings.database_url)
+    try:
+        database = DatabaseFacts(sessions=session_factory(engine))
+        service = DecisionService(
+            policies=FixedPolicies(snapshot), facts=database, identity=identity
+        )
+        return (await service.decide(Identity(claims=claims), action)).decision
+    finally:
+        await engine.dispose()
 
 
 def explain(snapshot: PolicySnapshot, decision: Decision) -> dict[str, Any]:
     """A decision with its determining policies located by file and line."""
     return {
-        "decision": "allow" if decision.allowed else "deny",
+        "decision": decision.verdict,
         "code": decision.code,
         "reasons": [
             {"policy": r, "file": snapshot.policies[r].file, "line": snapshot.policies[r].line}
@@ -126,7 +138,7 @@ def explain(snapshot: PolicySnapshot, decision: Decision) -> dict[str, Any]:
         "shadow": None
         if decision.shadow is None
         else {
-            "decision": "allow" if decision.shadow.allowed else "deny",
+            "decision": decision.shadow.verdict,
             "policies": list(decision.shadow.policies),
         },
         "policy_version": decision.policy_version,
@@ -145,15 +157,7 @@ def decide(args: argparse.Namespace, settings: Settings) -> int:
         prompt=args.prompt,
         gateway=args.gateway,
     )
-    try:
-        issuer = issuer_for(claims, settings.issuers)
-        check_times(claims, leeway=settings.token_leeway_seconds, now=time.time())
-        principal = principal_from_claims(claims, issuer)
-        stored = _stored(args, settings, principal.id)
-        request = build_request(snapshot, principal, action, int(time.time()))
-        decision = evaluate(snapshot, principal, stored, request, action.gateway)
-    except DecisionError as exc:
-        decision = Decision.deny(exc.code, str(exc), snapshot.version)
+    decision = asyncio.run(_decide_once(args, settings, snapshot, claims, action))
     print(json.dumps(explain(snapshot, decision), indent=2))
     return EXIT_OK if decision.allowed else EXIT_INVALID
 

@@ -1,121 +1,120 @@
-"""The decision path: identity → store → engine, failing closed at every step."""
+"""The decision core: every transport asks through `decide`, `decide_many` or `filter_tools`.
+
+One decision, top to bottom:
+
+    identity       IdentityResolver.principal        token or claims → Principal
+    cache key      DecisionCache.digest               the whole request, hashed
+    facts          FactsProvider.read → generations   what cached answers depend on
+    cache lookup   DecisionCache.get
+    facts          FactsRead.stored                   roles, attributes, role graph
+    Cedar          build_request + evaluate           pure, on the active snapshot
+    cache store    DecisionCache.put
+    log            DecisionRecorder.record            metrics and the decision log
+
+Every error on the way ends in a deny with a code (`deny_for`); nothing raises.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import time
-import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
 from service.cache.decision_cache import DecisionCache
-from service.engine.errors import DecisionError, StoreUnavailable
-from service.engine.evaluate import build_request, evaluate
-from service.engine.model import Action, Decision, Principal, StoredPrincipal
+from service.decide.outcome import Outcome, new_decision_id, version_of
+from service.decide.providers import FactsProvider, PolicyProvider
+from service.decide.record import DecisionRecorder
+from service.engine.entities import principal_ancestors
+from service.engine.errors import DecisionError, NoPolicySet, StoreUnavailable
+from service.engine.evaluate import (
+    CedarRequest,
+    build_request,
+    evaluate,
+    evaluate_many,
+    prepare_entities,
+)
+from service.engine.filtering import ToolVerdict, filter_tools
+from service.engine.model import Action, Decision, Principal
 from service.engine.policies import PolicySnapshot
-from service.identity.claims import check_times, issuer_for, principal_from_claims
-from service.identity.tokens import TokenVerifier
-from service.observability.decision_log import DecisionLog
-from service.observability.metrics import Metrics
-from service.observability.request_context import current_request_id
-from service.policies.holder import PolicyHolder
-from service.settings import IssuerSettings
-from service.store import generations
-from service.store.changes import ChangeFeed
-from service.store.generations import Generations
-from service.store.principals import load_principal
+from service.identity.resolver import Identity, IdentityResolver
 
 log = logging.getLogger("mcp_pdp.decisions")
-NO_POLICY_VERSION = "none"
+INVALID_ITEM = Action(method="(invalid)")  # how a malformed batch item is logged
 
 
-def new_decision_id() -> str:
-    """A time-ordered id (UUIDv7 layout): sorts by when the decision was made."""
-    millis = time.time_ns() // 1_000_000
-    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    return str(uuid.UUID(int=value))
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who the caller says the user is: a raw token or already-verified claims."""
-
-    token: str | None = None
-    claims: dict[str, Any] | None = None
+def deny_for(exc: BaseException, version: str, what: str) -> Decision:
+    """The deny an error ends in: its own code, or `evaluation_error` (logged) for the rest."""
+    if isinstance(exc, DecisionError):
+        return Decision.deny(exc.code, str(exc), version)
+    log.error("%s failed", what, exc_info=exc)
+    return Decision.deny("evaluation_error", type(exc).__name__, version)
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """A decision with its id and the principal it was made for."""
+class Listing:
+    """The verdict on each tool of a listing, with its provenance."""
 
     decision_id: str
-    decision: Decision
-    principal: Principal | None
-    cached: bool = False  # served from the decision cache, not evaluated
-
-    @property
-    def principal_id(self) -> str | None:
-        """The principal's id, when identity got that far."""
-        return self.principal.id if self.principal else None
+    policy_version: str
+    principal_id: str | None
+    verdicts: list[ToolVerdict]
 
 
 class DecisionService:
-    """Makes decisions; every failure becomes a deny with a code."""
+    """Decides with the providers it is handed; a fake provider is enough to test it."""
 
     def __init__(
         self,
         *,
-        policies: PolicyHolder,
-        sessions: async_sessionmaker[AsyncSession],
-        verifier: TokenVerifier,
-        issuers: list[IssuerSettings],
-        leeway_seconds: float,
-        metrics: Metrics,
-        decision_log: DecisionLog | None = None,
-        log_arguments: frozenset[str] = frozenset(),
+        policies: PolicyProvider,
+        facts: FactsProvider,
+        identity: IdentityResolver,
         cache: DecisionCache | None = None,
-        changes: ChangeFeed | None = None,
+        recorder: DecisionRecorder | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._policies = policies
-        self._sessions = sessions
-        self._verifier = verifier
-        self._issuers = issuers
-        self._leeway = leeway_seconds
-        self._metrics = metrics
-        self._decision_log = decision_log
-        self._log_arguments = log_arguments
+        self._facts = facts
+        self._identity = identity
         self._cache = cache
-        self._changes = changes
+        self._recorder = recorder or DecisionRecorder()
+        self._clock = clock
+
+    @property
+    def snapshot(self) -> PolicySnapshot | None:
+        """The active policy snapshot; a request keeps the one it started with."""
+        return self._policies.current
 
     async def decide(
-        self, identity: Identity, action: Action, *, caller: str | None = None
+        self,
+        identity: Identity,
+        action: Action,
+        *,
+        caller: str | None = None,
+        refused: DecisionError | None = None,
     ) -> Outcome:
-        """Decide one action for one identity. Never raises."""
+        """Decide one action for one identity. Never raises.
+
+        `refused`: the transport already knows the answer is this deny (its caller
+        could not be authenticated, say); it is still recorded like any decision.
+        """
         started = time.perf_counter()
         decision_id = new_decision_id()
         snapshot = self._policies.current  # in-flight decisions finish on this set
-        version = snapshot.version if snapshot else NO_POLICY_VERSION
         principal: Principal | None = None
         cached = False
         try:
-            if snapshot is None:
-                raise DecisionError("no policy set is loaded")
-            # Token verification is never cached: the cache is keyed on its result.
-            principal = await self._principal(identity)
-            decision, cached = await self._decide(snapshot, principal, action)
-        except DecisionError as exc:
-            decision = Decision.deny(exc.code, str(exc), version)
+            if refused is not None:
+                raise refused
+            active = _loaded(snapshot)
+            principal = await self._identity.principal(identity)
+            decision, cached = await self._decide(active, principal, action)
         except Exception as exc:
-            log.exception("decision %s failed", decision_id)
-            decision = Decision.deny("evaluation_error", type(exc).__name__, version)
+            decision = deny_for(exc, version_of(snapshot), f"decision {decision_id}")
         outcome = Outcome(decision_id, decision, principal, cached)
-        self.record(outcome, action, time.perf_counter() - started, caller)
+        self._recorder.record(outcome, action, time.perf_counter() - started, caller)
         return outcome
 
     async def _decide(
@@ -124,138 +123,134 @@ class DecisionService:
         """The decision and whether it came from the cache; raises DecisionError."""
         cache = self._cache
         digest = cache.digest(snapshot, principal, action) if cache else None
+        read = self._facts.read(principal.id)
         if cache is None or digest is None:
-            request = build_request(snapshot, principal, action, int(time.time()))
-            stored = await self._load(principal.id)
+            request = build_request(snapshot, principal, action, int(self._clock()))
+            stored = await read.stored()
             return evaluate(snapshot, principal, stored, request, action.gateway), False
-        # One ticket for both reads: if a change is announced meanwhile, neither is kept.
-        ticket = self._changes.ticket() if self._changes else 0
-        # The generations are read before the data, so an entry is never stored under
-        # generations newer than what it was computed from.
-        current = await self._generations(principal.id, ticket)
+        current = await read.generations()
         hit = await cache.get(snapshot.version, digest, current)
         if hit is not None:
             return hit, True
         if current is None:
             raise StoreUnavailable("the role store could not be read")
-        request = build_request(snapshot, principal, action, int(time.time()))
-        stored = await self._load(principal.id, ticket)
+        request = build_request(snapshot, principal, action, int(self._clock()))
+        stored = await read.stored()
         decision = evaluate(snapshot, principal, stored, request, action.gateway)
         await cache.put(digest, current, decision, principal, stored)
         return decision, False
 
-    async def _generations(self, principal_id: str, ticket: int) -> Generations | None:
-        """The current data generations, or None when the store cannot be read."""
-        changes = self._changes
-        if changes is not None:
-            kept = changes.generations(principal_id)
-            if kept is not None:
-                return kept  # no notice since they were read: still current
-        engine: AsyncEngine = self._sessions.kw["bind"]
+    async def decide_many(
+        self,
+        identity: Identity,
+        items: Sequence[Action | DecisionError],
+        *,
+        caller: str | None = None,
+    ) -> list[Outcome]:
+        """Decide each item for one identity, in order, on one read of its facts. Never raises.
+
+        An item that is already an error (malformed, refused) is a deny with its code;
+        the others are unaffected by it.
+        """
+        started = time.perf_counter()
+        snapshot = self._policies.current
+        version = version_of(snapshot)
+        decisions: list[Decision | None] = [
+            deny_for(item, version, "batch item") if isinstance(item, DecisionError) else None
+            for item in items
+        ]
+        principal: Principal | None = None
         try:
-            async with engine.connect() as connection:
-                current = await generations.read(session=connection, principal_id=principal_id)
+            active = _loaded(snapshot)
+            principal = await self._identity.principal(identity)
+            pending = self._requests(active, principal, items, decisions)
+            if pending:
+                stored = await self._facts.read(principal.id).stored()
+                entities = prepare_entities(active, principal, stored)
+                requests = [(request, gateway) for _, request, gateway in pending]
+                answers = evaluate_many(active, principal, entities, requests)
+                for (index, _, _), answer in zip(pending, answers, strict=True):
+                    decisions[index] = answer
         except Exception as exc:
-            self._metrics.store_errors.labels(store="database").inc()
-            log.warning("store unavailable: %s", type(exc).__name__)
-            return None
-        if changes is not None:
-            changes.keep_generations(principal_id, current, ticket)
-        return current
+            failed = deny_for(exc, version, "batch decision")
+            decisions = [d or failed for d in decisions]
+        seconds = (time.perf_counter() - started) / max(len(items), 1)
+        outcomes = []
+        for item, decision in zip(items, decisions, strict=True):
+            assert decision is not None  # every slot was filled above
+            outcome = Outcome(new_decision_id(), decision, principal)
+            logged = item if isinstance(item, Action) else INVALID_ITEM
+            self._recorder.record(outcome, logged, seconds, caller)
+            outcomes.append(outcome)
+        return outcomes
 
-    def record(self, outcome: Outcome, action: Action, seconds: float, caller: str | None) -> None:
-        """Count the decision in metrics and queue its decision log record."""
-        decision = outcome.decision
-        self._metrics.decided(decision.allowed, decision.code, action.method)
-        self._metrics.decision_latency.observe(seconds)
-        if decision.shadow is not None:
-            would_be = "allow" if decision.shadow.allowed else "deny"
-            changed = str(decision.shadow.allowed != decision.allowed).lower()
-            self._metrics.shadow.labels(would_be, changed).inc()
-        if self._decision_log is not None:
-            entry = log_entry(outcome, action, seconds, caller, self._log_arguments)
-            self._decision_log.record(entry)
+    def _requests(
+        self,
+        snapshot: PolicySnapshot,
+        principal: Principal,
+        items: Sequence[Action | DecisionError],
+        decisions: list[Decision | None],
+    ) -> list[tuple[int, CedarRequest, str]]:
+        """The Cedar request of each item that maps to one; the others get their deny."""
+        now = int(self._clock())
+        pending = []
+        for index, item in enumerate(items):
+            if isinstance(item, Action):
+                try:
+                    request = build_request(snapshot, principal, item, now)
+                except DecisionError as exc:
+                    decisions[index] = deny_for(exc, snapshot.version, "batch item")
+                else:
+                    pending.append((index, request, item.gateway))
+        return pending
 
-    @property
-    def snapshot(self) -> PolicySnapshot | None:
-        """The active policy snapshot; callers keep it for the whole request."""
-        return self._policies.current
-
-    async def subject(self, identity: Identity) -> tuple[Principal, StoredPrincipal]:
-        """Who the identity names and what the store holds for them; raises DecisionError."""
-        principal = await self._principal(identity)
-        return principal, await self._load(principal.id)
-
-    async def _principal(self, identity: Identity) -> Principal:
-        if identity.token is not None:
-            claims, issuer = await self._verifier.verify(identity.token)
-            return principal_from_claims(claims, issuer)
-        # Trusted claims were verified by the caller, but perhaps long ago: the
-        # issuer match and the time checks are still ours to make.
-        claims = identity.claims or {}
-        issuer = issuer_for(claims, self._issuers)
-        check_times(claims, leeway=self._leeway, now=time.time())
-        return principal_from_claims(claims, issuer)
-
-    async def _load(self, principal_id: str, ticket: int | None = None) -> StoredPrincipal:
-        changes = self._changes
-        if changes is not None:
-            kept = changes.stored(principal_id, time.time())
-            if kept is not None:
-                return kept
-            ticket = changes.ticket() if ticket is None else ticket
+    async def filter_tools(
+        self,
+        identity: Identity,
+        names: Sequence[str],
+        gateway: str,
+        facts: dict[str, Any],
+        *,
+        refused: DecisionError | None = None,
+    ) -> Listing:
+        """Which of these tools the identity could call. Never raises: an error withholds all."""
+        started = time.perf_counter()
+        decision_id = new_decision_id()
+        snapshot = self._policies.current
+        version = version_of(snapshot)
+        principal_id: str | None = None
         try:
-            async with self._sessions() as session:
-                stored = await load_principal(
-                    session=session, principal_id=principal_id, now=datetime.now(UTC)
-                )
+            if refused is not None:
+                raise refused
+            active = _loaded(snapshot)
+            principal = await self._identity.principal(identity)
+            principal_id = principal.id
+            stored = await self._facts.read(principal.id).stored()
+            entities = prepare_entities(active, principal, stored)
+            request_facts = {"time": int(self._clock()), **facts}
+            ancestors = principal_ancestors(principal, stored)
+            verdicts = filter_tools(
+                active, principal, entities, names, gateway, request_facts, ancestors=ancestors
+            )
         except Exception as exc:
-            self._metrics.store_errors.labels(store="database").inc()
-            log.warning("store unavailable: %s", type(exc).__name__)
-            raise StoreUnavailable("the role store could not be read") from exc
-        if changes is not None and ticket is not None:
-            changes.keep_stored(principal_id, stored, ticket)
-        return stored
+            code = deny_for(exc, version, f"tool filter {decision_id}").code
+            verdicts = [ToolVerdict(name, False, code) for name in names]
+        self._recorder.listed(
+            {
+                "decision_id": decision_id,
+                "principal": principal_id,
+                "gateway": gateway,
+                "tools": len(verdicts),
+                "listed": sum(v.listed for v in verdicts),
+                "withheld": sorted({v.name for v in verdicts if not v.listed}),
+                "policy_version": version,
+                "latency_us": int((time.perf_counter() - started) * 1e6),
+            }
+        )
+        return Listing(decision_id, version, principal_id, verdicts)
 
 
-def log_entry(
-    outcome: Outcome,
-    action: Action,
-    seconds: float,
-    caller: str | None,
-    log_arguments: frozenset[str],
-) -> dict[str, Any]:
-    """The decision log record: never a token or key; argument values only when listed."""
-    decision = outcome.decision
-    token = outcome.principal.token if outcome.principal else None
-    arguments = action.arguments or {}
-    return {
-        "decision_id": outcome.decision_id,
-        "time": datetime.now(UTC).isoformat(),
-        "principal_id": outcome.principal_id,
-        "issuer": token.issuer if token else "",
-        "client_id": token.client_id if token else "",
-        "method": action.method,
-        "tool": action.tool,
-        "gateway": action.gateway,
-        "decision": "allow" if decision.allowed else "deny",
-        "code": decision.code,
-        "reasons": list(decision.reasons),
-        "shadow": _shadow(decision),
-        "policy_version": decision.policy_version,
-        "cached": outcome.cached,
-        "latency_us": int(seconds * 1e6),
-        "caller": caller,
-        "request_id": current_request_id.get(),
-        "argument_names": sorted(arguments),
-        "arguments": {k: v for k, v in arguments.items() if k in log_arguments},
-    }
-
-
-def _shadow(decision: Decision) -> dict[str, Any] | None:
-    if decision.shadow is None:
-        return None
-    return {
-        "decision": "allow" if decision.shadow.allowed else "deny",
-        "policies": list(decision.shadow.policies),
-    }
+def _loaded(snapshot: PolicySnapshot | None) -> PolicySnapshot:
+    if snapshot is None:
+        raise NoPolicySet("no policy set is loaded")
+    return snapshot

@@ -54,6 +54,10 @@ class StoreUnavailable(DecisionError):
     code = "store_unavailable"
 
 
+class NoPolicySet(DecisionError):
+    """No policy set has been loaded yet (start-up, or the database is away)."""
+
+
 class PolicyLoadError(Exception):
     """A policy set, stub or tool registry that cannot be activated."""
 

@@ -62,6 +62,11 @@ class ShadowEffect:
     allowed: bool
     policies: tuple[str, ...]  # the shadow policies among the would-be reasons
 
+    @property
+    def verdict(self) -> str:
+        """`allow` or `deny`, as answers and logs spell it."""
+        return "allow" if self.allowed else "deny"
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -74,6 +79,11 @@ class Decision:
     code: str | None = None
     required_scopes: tuple[str, ...] = ()
     shadow: ShadowEffect | None = None
+
+    @property
+    def verdict(self) -> str:
+        """`allow` or `deny`, as answers and logs spell it."""
+        return "allow" if self.allowed else "deny"
 
     @classmethod
     def deny(cls, code: str, message: str, policy_version: str) -> Decision:

@@ -27,12 +27,11 @@ from typing import Any
 
 import cedarpy
 
-from service.engine.errors import DecisionError
-from service.engine.evaluate import build_request, evaluate
+from service.decide.fixed import FixedFacts, FixedPolicies
+from service.decide.service import DecisionService
 from service.engine.model import Action, Decision, StoredPrincipal
 from service.engine.policies import PolicySnapshot
-from service.identity.claims import principal_from_claims
-from service.settings import IssuerSettings
+from service.identity.resolver import Identity, IdentityResolver
 
 _CHECKED = ("reasons", "code", "required_scopes")
 
@@ -51,13 +50,12 @@ class CaseResult:
         return not self.differences
 
 
-def decide_case(
+async def decide_case(
     snapshot: PolicySnapshot, roles: dict[str, list[str]], case: dict[str, Any]
 ) -> Decision:
-    """The decision the engine makes for one case."""
+    """The decision the service makes for one case: the same code path as a request."""
     who = case.get("principal", {})
     claims = {"sub": who["id"], **who.get("claims", {})}
-    principal = principal_from_claims(claims, IssuerSettings(issuer=""))
     stored = StoredPrincipal(
         roles=frozenset(who.get("roles", [])),
         attributes=who.get("attributes", {}),
@@ -71,11 +69,14 @@ def decide_case(
         prompt=case.get("prompt"),
         gateway=case.get("gateway", "default"),
     )
-    try:
-        request = build_request(snapshot, principal, action, int(case.get("time", time.time())))
-        return evaluate(snapshot, principal, stored, request, action.gateway)
-    except DecisionError as exc:
-        return Decision.deny(exc.code, str(exc), snapshot.version)
+    at = float(case.get("time", time.time()))
+    service = DecisionService(
+        policies=FixedPolicies(snapshot),
+        facts=FixedFacts(stored),
+        identity=IdentityResolver(clock=lambda: at),
+        clock=lambda: at,
+    )
+    return (await service.decide(Identity(claims=claims), action)).decision
 
 
 def _differences(decision: Decision, case: dict[str, Any]) -> tuple[str, ...]:
@@ -131,7 +132,7 @@ def _run_cedar_file(snapshot: PolicySnapshot, path: Path, cases: list[Any]) -> l
     return results
 
 
-def run_file(snapshot: PolicySnapshot, path: Path) -> list[CaseResult]:
+async def run_file(snapshot: PolicySnapshot, path: Path) -> list[CaseResult]:
     """Run every case of one test file (our form, or Cedar's when it is an array)."""
     document = json.loads(path.read_text(encoding="utf-8"))
     if isinstance(document, list):
@@ -143,11 +144,11 @@ def run_file(snapshot: PolicySnapshot, path: Path) -> list[CaseResult]:
         if case.get("expect") not in ("allow", "deny"):
             results.append(CaseResult(path.name, name, ('"expect" must be "allow" or "deny"',)))
             continue
-        decision = decide_case(snapshot, roles, case)
+        decision = await decide_case(snapshot, roles, case)
         results.append(CaseResult(path.name, name, _differences(decision, case)))
     return results
 
 
-def run_dir(snapshot: PolicySnapshot, tests_dir: Path) -> list[CaseResult]:
+async def run_dir(snapshot: PolicySnapshot, tests_dir: Path) -> list[CaseResult]:
     """Run every `*.json` file of a tests folder, sorted by name."""
-    return [r for path in sorted(tests_dir.glob("*.json")) for r in run_file(snapshot, path)]
+    return [r for path in sorted(tests_dir.glob("*.json")) for r in await run_file(snapshot, path)]

@@ -56,6 +56,7 @@ class PolicyReloader:
         self.lock = asyncio.Lock()  # held by every reload and registry change
         self._seen: tuple[str, str] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._checks: set[asyncio.Task[None]] = set()  # kept so they are not collected mid-run
         self._metrics = metrics
 
     async def _registry_fingerprint(self) -> str:
@@ -109,6 +110,19 @@ class PolicyReloader:
         log.error("policy reload failed; the last good set keeps serving", extra={"error": message})
         return result
 
+    def check_soon(self) -> None:
+        """Reload soon if the folder or the registry changed (a change notice arrived)."""
+        task = asyncio.create_task(self._check(), name="policy-check")
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
+
+    async def _check(self) -> None:
+        try:
+            if self._holder.current is None or await self._changed():
+                await self.reload()
+        except Exception as exc:  # the database may be away: the watcher tries again
+            log.warning("policy check skipped: %s", type(exc).__name__)
+
     async def _changed(self) -> bool:
         fingerprint = (folder_fingerprint(self._policy_dir), await self._registry_fingerprint())
         return fingerprint != self._seen
@@ -116,12 +130,8 @@ class PolicyReloader:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(self._poll_seconds)
-            try:
-                # Until a first set is active (the database was away at start), keep trying.
-                if self._holder.current is None or await self._changed():
-                    await self.reload()
-            except Exception as exc:  # the database may be away; try again next round
-                log.warning("policy watch skipped a round: %s", type(exc).__name__)
+            # Until a first set is active (the database was away at start), keep trying.
+            await self._check()
 
     def start(self) -> None:
         """Start polling (when enabled) and reload on SIGHUP."""
@@ -135,7 +145,8 @@ class PolicyReloader:
         """Stop polling and forget the SIGHUP handler."""
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, *self._checks):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task

@@ -52,6 +52,9 @@ async def record(
     elif target_kind == KEY:
         # No decision input changes, but workers that keep authenticated keys must drop them.
         await changes.announce(session=session, scope=changes.KEYS)
+    if target_kind in (TOOLS, POLICIES):
+        # Every worker and replica recompiles now rather than at its next poll.
+        await changes.announce(session=session, scope=changes.POLICIES)
     if scope is not None:
         await generations.bump(session=session, scope=scope)
         await changes.announce(session=session, scope=scope)

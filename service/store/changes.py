@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ log = logging.getLogger("mcp_pdp.changes")
 CHANNEL = "mcp_pdp_changes"
 APPLICATION_NAME = "mcp-pdp change feed"  # how the listener shows in pg_stat_activity
 KEYS = "keys"  # the scope of every API key write
+POLICIES = "policies"  # the tool registry or the policy folder: every worker recompiles
 _PENDING = "mcp_pdp_changed_scopes"  # Session.info: scopes this transaction changed
 MAX_PAYLOAD = 7000  # PostgreSQL refuses payloads of 8000 bytes or more
 
@@ -83,6 +84,7 @@ class ChangeFeed:
         self._callers: dict[str, Any] = {}
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
+        self._policies_changed: list[Callable[[], None]] = []
 
     @property
     def live(self) -> bool:
@@ -155,10 +157,20 @@ class ChangeFeed:
         if self._live and ticket == self._notices and len(self._callers) < 10_000:
             self._callers[key_digest] = caller
 
+    def on_policies_changed(self, listener: Callable[[], None]) -> None:
+        """Call `listener` when the registry or policies may have changed anywhere."""
+        self._policies_changed.append(listener)
+
+    def _policies_may_have_changed(self) -> None:
+        for listener in self._policies_changed:
+            listener()
+
     def forget(self, scope: str) -> None:
         """Drop what `scope` covers; any read in flight is not kept."""
         self._notices += 1
-        if scope == EVERYTHING:  # roles, nesting or tools: every principal's facts
+        if scope == POLICIES:
+            self._policies_may_have_changed()
+        elif scope == EVERYTHING:  # roles, nesting or tools: every principal's facts
             self._store = self._graph = None
             self._principals.clear()
         elif scope == KEYS:
@@ -244,6 +256,7 @@ class ChangeFeed:
             await connection.execute(f"LISTEN {CHANNEL}")
             # Anything read before this point may predate a lost notice.
             self._forget_all()
+            self._policies_may_have_changed()
             # Read after LISTEN: a write committed meanwhile is also announced, and a
             # notice only ever makes this worker ask the database again.
             await self._load_index(connection)
