@@ -842,6 +842,61 @@ async def test_caller_keys_and_trusted_claims(database_url: str) -> None:
         assert metadata.status_code == 200  # public: it holds no secret
 
 
+async def test_a_caller_whose_key_cannot_be_checked_gets_denies(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from service.api import auth
+
+    async def unreachable(**_: object) -> None:
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+    await load_demo(database_url)
+    async with app_client(demo_settings(database_url, require_caller_key=True)) as http:
+        monkeypatch.setattr(auth, "authenticate", unreachable)
+        http.headers["Authorization"] = "Bearer any-key"
+        for body in (
+            tool_call("alice", "docs___search", {"query": "q"}),
+            tool_call("alice", "docs___search"),
+        ):
+            answer = await evaluate(http, body)
+            assert (answer["decision"], answer["context"]["code"]) == (False, "store_unavailable")
+        batch = {
+            "subject": subject("alice"),
+            "action": {"name": "tools/call"},
+            "evaluations": SEMANTIC_ITEMS,
+        }
+        response = await http.post(EVALUATIONS, json=batch)
+        items = response.json()["evaluations"]
+        assert [(i["decision"], i["context"]["code"]) for i in items] == [
+            (False, "store_unavailable")
+        ] * len(SEMANTIC_ITEMS)
+        for path, body in [
+            (
+                SEARCH_ACTION,
+                {"subject": subject("dave"), "resource": {"type": "mcp_server", "id": "g"}},
+            ),
+            (
+                SEARCH_RESOURCE,
+                {
+                    "subject": subject("dave"),
+                    "action": {"name": "tools/call"},
+                    "resource": {"type": "tool"},
+                },
+            ),
+            (
+                SEARCH_SUBJECT,
+                {
+                    "subject": {"type": "user"},
+                    "action": {"name": "tools/list"},
+                    "resource": {"type": "mcp_server", "id": "g"},
+                },
+            ),
+        ]:
+            assert (await search(http, path, body))["results"] == [], path
+
+
 async def test_idempotent_answers(client: httpx.AsyncClient) -> None:
     body = tool_call("bob", "payments___refund", {"orderId": "o", "amount": 600})
     first = await evaluate(client, body)
