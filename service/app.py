@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from service.api import batch, decisions, health, operations, tool_filter
 from service.api.admin import admin_router
+from service.api.authzen import routes as authzen
 from service.api.errors import install_error_handlers
 from service.api.middleware.body_limit import BodyLimit
 from service.api.middleware.fast_path import DecisionFastPath
@@ -42,6 +43,8 @@ def create_app(settings: Settings, *, serving: bool = False) -> FastAPI:
     app.include_router(decisions.router)
     app.include_router(batch.router)
     app.include_router(tool_filter.router)
+    app.include_router(authzen.router)
+    app.include_router(authzen.metadata_router)
     app.include_router(health.router)
     app.include_router(operations.router)
     app.include_router(admin_router())

@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=1000)  # connections per worker (PostgreSQL)
     policy_poll_seconds: float = Field(default=2.0, ge=0)  # 0: reload only on SIGHUP / API
     log_level: str = "INFO"
+    # The AuthZEN PDP identifier `/.well-known/authzen-configuration` names (docs/authzen.md);
+    # unset: built from each request's scheme and host.
+    authzen_pdp_url: str | None = None
 
     # The decision log (one record per decision; never tokens or keys).
     decision_log_stdout: bool = True
@@ -175,6 +178,19 @@ class Settings(BaseSettings):
             raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
         check_url_password("redis_url", value)
         return value
+
+    @field_validator("authzen_pdp_url")
+    @classmethod
+    def _pdp_identifier(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        loopback = parts.scheme == "http" and is_loopback(parts.hostname or "")
+        if not (parts.scheme == "https" or loopback) or not parts.netloc:
+            raise ValueError("authzen_pdp_url must be an https:// URL (http:// only on loopback)")
+        if parts.query or parts.fragment or "?" in value or "#" in value:
+            raise ValueError("authzen_pdp_url takes no query or fragment")
+        return value.rstrip("/")
 
     @field_validator("bootstrap_admin_key")
     @classmethod

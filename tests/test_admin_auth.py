@@ -24,6 +24,7 @@ PUBLIC = {
     "/docs",
     "/docs/oauth2-redirect",
     "/redoc",
+    "/.well-known/authzen-configuration",  # AuthZEN PDP metadata: endpoint URLs, no secret
 }
 PATH_VALUES = {"role": "analyst", "principal_id": "alice", "key_id": "0123456789abcdef"}
 
@@ -69,7 +70,7 @@ async def test_every_route_is_public_admin_or_decision(admin: httpx.AsyncClient)
     paths = [path for path, _ in all_routes(admin.app)]  # type: ignore[attr-defined]
     assert len(paths) >= 17
     for path in paths:
-        assert path in PUBLIC or path.startswith(("/admin/v1/", "/v1/")), path
+        assert path in PUBLIC or path.startswith(("/admin/v1/", "/v1/", "/access/v1/")), path
 
 
 async def test_every_admin_route_refuses_missing_wrong_and_decide_keys(
@@ -108,6 +109,7 @@ async def test_decision_routes_need_a_key_when_required(database_url: str) -> No
         token_body = {"token": "eyJhbGciOiJub25lIn0.e30.", "method": "tools/list"}
         v1_routes = routes(http.app, "/v1/")  # type: ignore[attr-defined]
         assert ("POST", "/v1/decisions") in v1_routes
+        v1_routes += routes(http.app, "/access/v1/")  # type: ignore[attr-defined]
         for method, path in v1_routes:
             for headers in [{}, bearer("nope"), bearer(decide + "x")]:
                 response = await http.request(method, path, json=token_body, headers=headers)

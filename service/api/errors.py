@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -32,8 +33,12 @@ def _field(loc: tuple[object, ...] | list[object]) -> str:
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    # The offending input is not echoed back: it may hold a token.
-    detail = []
+    return JSONResponse({"detail": validation_detail(exc)}, status_code=422)
+
+
+def validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Each error as `{field, message, type}`; the offending input is not echoed (a token?)."""
+    detail: list[dict[str, Any]] = []
     for error in exc.errors():
         if error.get("type") == "json_invalid":  # loc is (body, offset): say where
             offset = error.get("loc", ("body", "?"))[-1]
@@ -49,7 +54,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
                 "type": error.get("type"),
             }
         )
-    return JSONResponse({"detail": detail}, status_code=422)
+    return detail
 
 
 def _status(code: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:

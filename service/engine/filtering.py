@@ -40,8 +40,14 @@ from service.engine.methods import NAMESPACE
 from service.engine.model import Principal
 from service.engine.policies import PolicyInfo, PolicySnapshot
 
-_UNKNOWN_INPUT = {"__extn": {"fn": "unknown", "arg": "input"}}
-_UNKNOWN_PATHS = {"__extn": {"fn": "unknown", "arg": "paths"}}
+
+def unknown(name: str) -> dict[str, Any]:
+    """A context value Cedar's partial evaluation leaves open, named `name`."""
+    return {"__extn": {"fn": "unknown", "arg": name}}
+
+
+_UNKNOWN_INPUT = unknown("input")
+_UNKNOWN_PATHS = unknown("paths")
 
 
 @dataclass(frozen=True)
@@ -111,17 +117,24 @@ def filter_tools(
             "resource": resource_uid,
             "context": context,
         }
-        # No schema here: Cedar cannot validate a context holding unknowns. The
-        # entities were validated when parsed, and carry the schema's actions.
-        try:
-            policies = snapshot.policies_for(name)
-            result = cedarpy.is_authorized_partial(request, policies, entities)
-            verdict = _verdict(snapshot, name, result)
-        except ValueError:
-            verdict = ToolVerdict(name, False, "evaluation_error")
+        verdict = partial_verdict(snapshot, name, request, entities)
         answered[key] = (verdict, ids)
         verdicts.append(verdict)
     return verdicts
+
+
+def partial_verdict(
+    snapshot: PolicySnapshot, action_id: str, request: dict[str, Any], entities: cedarpy.Entities
+) -> ToolVerdict:
+    """Cedar's partial answer to one request with unknowns, read as the filter reads it."""
+    # No schema here: Cedar cannot validate a context holding unknowns. The
+    # entities were validated when parsed, and carry the schema's actions.
+    try:
+        policies = snapshot.policies_for(action_id)
+        result = cedarpy.is_authorized_partial(request, policies, entities)
+        return _verdict(snapshot, action_id, result)
+    except ValueError:
+        return ToolVerdict(action_id, False, "evaluation_error")
 
 
 def _share(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +49,35 @@ async def load_principal(
         role_parents=await role_parents(session=session),
         roles_valid_until=min(expiries, default=None),
     )
+
+
+async def principals_holding(
+    *,
+    session: AsyncSession,
+    roles: Collection[str] | None,
+    now: datetime,
+    after: str | None,
+    limit: int,
+) -> list[str]:
+    """Up to `limit` principal ids after `after`, in id order: those holding one of
+    `roles` (directly, unexpired), or every principal when `roles` is None."""
+    if roles is None:
+        query = select(Principal.id.label("id"))
+        column = Principal.id
+    else:
+        query = (
+            select(RoleAssignment.principal_id.label("id"))
+            .where(
+                RoleAssignment.role.in_(sorted(roles)),
+                or_(RoleAssignment.expires_at.is_(None), RoleAssignment.expires_at > now),
+            )
+            .distinct()
+        )
+        column = RoleAssignment.principal_id
+    if after is not None:
+        query = query.where(column > after)
+    rows = await session.scalars(query.order_by(column).limit(limit))
+    return list(rows.all())
 
 
 def _insert(session: AsyncSession, table: type[Any]) -> Any:

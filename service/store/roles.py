@@ -33,6 +33,11 @@ async def role_parents(*, session: AsyncSession) -> dict[str, frozenset[str]]:
     return {role: frozenset(parents) for role, parents in graph.items()}
 
 
+async def role_names(*, session: AsyncSession) -> list[str]:
+    """Every role's name, sorted."""
+    return list((await session.scalars(select(Role.name).order_by(Role.name))).all())
+
+
 def _reaches(graph: Mapping[str, Iterable[str]], start: str, target: str) -> bool:
     seen: set[str] = set()
     pending = [start]

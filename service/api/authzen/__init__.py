@@ -1,0 +1,1 @@
+"""AuthZEN 1.0 Authorization API, with the COAZ MCP profile's mappings (docs/authzen.md)."""
