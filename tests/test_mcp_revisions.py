@@ -386,3 +386,19 @@ async def test_a_small_cache_ttl_caps_the_list_ttl(sqlite_database: str) -> None
         result = {"tools": TOOLS, "ttlMs": 600_000, "cacheScope": "private"}
         answer = await filtered(client, result=result)
         assert answer["result"]["ttlMs"] == 2_500
+
+
+async def test_subscriptions_belong_to_listen(client: httpx.AsyncClient) -> None:
+    body = {"claims": {"sub": "alice"}, "method": "tools/list", "subscriptions": {}}
+    response = await client.post("/v1/decisions", json=body)
+    assert response.status_code == 422
+    assert "subscriptions/listen" in response.text
+    for bad in (
+        {"toolsChanged": True},
+        {"toolsListChanged": "yes"},
+        {"resourceSubscriptions": ["x"] * 101},
+    ):
+        listen_body = {**body, "method": "subscriptions/listen", "subscriptions": bad}
+        assert (await client.post("/v1/decisions", json=listen_body)).status_code == 422, bad
+    missing = {"claims": {"sub": "alice"}, "method": "subscriptions/listen"}
+    assert (await client.post("/v1/decisions", json=missing)).status_code == 422

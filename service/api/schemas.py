@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from service.api.mcp_fields import HeaderFields, check_meta, check_subscriptions, subscriptions_of
 from service.engine.errors import HeaderMismatch
-from service.engine.methods import REQUIRED_FIELDS
+from service.engine.methods import LISTEN, REQUIRED_FIELDS
 from service.engine.model import Action
 from service.engine.revisions import received
 
@@ -32,7 +32,10 @@ class McpFields(BaseModel):
     meta: dict[str, Any] | None = None  # params._meta
     headers: HeaderFields | None = None  # Mcp-Method, Mcp-Name, MCP-Protocol-Version
 
-    _meta = field_validator("meta")(check_meta)
+    @field_validator("meta")
+    @classmethod
+    def _bounded_meta(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return check_meta(value)
 
 
 class McpRequestFields(McpFields):
@@ -40,7 +43,16 @@ class McpRequestFields(McpFields):
 
     subscriptions: dict[str, Any] | None = None  # subscriptions/listen: params.notifications
 
-    _subscriptions = field_validator("subscriptions")(check_subscriptions)
+    @field_validator("subscriptions")
+    @classmethod
+    def _a_filter(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return check_subscriptions(value)
+
+    @model_validator(mode="after")
+    def _subscriptions_only_to_listen(self) -> McpRequestFields:
+        if self.subscriptions is not None and getattr(self, "method", None) != LISTEN:
+            raise ValueError(f"`subscriptions` is for {LISTEN} only")
+        return self
 
 
 class DecisionRequest(McpRequestFields):
