@@ -56,7 +56,7 @@ async def test_any_exception_on_the_path_denies_and_is_logged(
     def explode(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("engine fault")
 
-    monkeypatch.setattr("service.decide.service.evaluate", explode)
+    monkeypatch.setattr("service.decide.service.evaluate_parts", explode)
     response = await client.post("/v1/decisions", json=decision_body(**ALLOWED_CALL))
     assert response.status_code == 200
     body = response.json()

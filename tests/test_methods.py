@@ -14,7 +14,7 @@ from service.engine.methods import (
     SERVER_REQUESTS,
     TASKS,
 )
-from service.engine.model import Action, Decision
+from service.engine.model import Action, Decision, Subscriptions
 from service.engine.schema import generated_actions
 from tests.mcp_fixtures import demo_snapshot, person
 
@@ -31,6 +31,13 @@ SPEC_METHODS = {
     "notifications/resources/list_changed", "notifications/tools/list_changed",
     "notifications/prompts/list_changed", "notifications/elicitation/complete",
 }  # fmt: skip
+# MCP 2026-07-28 adds these (and the tasks extension's); it removes initialize,
+# ping and others, which older clients still send.
+SPEC_METHODS_2026 = {
+    "server/discover", "subscriptions/listen", "notifications/subscriptions/acknowledged",
+    "tasks/update", "notifications/tasks",
+}  # fmt: skip
+LISTEN = Subscriptions(tools_list_changed=True)
 
 # method → (extra request fields, expected decision for an identified user, demo policies)
 EXPECTED: dict[str, tuple[dict[str, str], str]] = {
@@ -41,6 +48,8 @@ EXPECTED: dict[str, tuple[dict[str, str], str]] = {
     "resources/templates/list": ({}, "allow"),
     "prompts/list": ({}, "allow"),
     "tasks/list": ({}, "allow"),
+    "server/discover": ({}, "allow"),
+    "subscriptions/listen": ({"subscriptions": LISTEN}, "allow"),
     "resources/read": ({"uri": "docs://public/handbook.md"}, "allow"),
     "resources/subscribe": ({"uri": "docs://public/handbook.md"}, "allow"),
     "resources/unsubscribe": ({"uri": "docs://public/handbook.md"}, "allow"),
@@ -50,15 +59,18 @@ EXPECTED: dict[str, tuple[dict[str, str], str]] = {
     "tasks/get": ({}, "no_policy"),
     "tasks/result": ({}, "no_policy"),
     "tasks/cancel": ({}, "no_policy"),
+    "tasks/update": ({}, "no_policy"),
     "sampling/createMessage": ({}, "no_policy"),
     "roots/list": ({}, "no_policy"),
     "elicitation/create": ({}, "no_policy"),
-    **{m: ({}, "allow") for m in SPEC_METHODS if m.startswith("notifications/")},
+    **{
+        m: ({}, "allow") for m in SPEC_METHODS | SPEC_METHODS_2026 if m.startswith("notifications/")
+    },
 }
 
 
-def test_the_table_covers_both_spec_revisions() -> None:
-    assert set(METHOD_GROUPS) | {"tools/call"} == SPEC_METHODS
+def test_the_table_covers_every_spec_revision() -> None:
+    assert set(METHOD_GROUPS) | {"tools/call"} == SPEC_METHODS | SPEC_METHODS_2026
     assert set(EXPECTED) == set(METHOD_GROUPS)
 
 
@@ -76,13 +88,14 @@ def test_each_method_maps_to_its_action(method: str) -> None:
 
 def test_groups() -> None:
     assert {m for m, g in METHOD_GROUPS.items() if NOTIFICATIONS in g} == {
-        m for m in SPEC_METHODS if m.startswith("notifications/")
+        m for m in SPEC_METHODS | SPEC_METHODS_2026 if m.startswith("notifications/")
     }
     assert {m for m, g in METHOD_GROUPS.items() if DISCOVERY in g} == {
-        "tools/list", "resources/list", "resources/templates/list", "prompts/list", "tasks/list"
+        "tools/list", "resources/list", "resources/templates/list", "prompts/list", "tasks/list",
+        "server/discover",
     }  # fmt: skip
     assert {m for m, g in METHOD_GROUPS.items() if TASKS in g} == {
-        "tasks/get", "tasks/list", "tasks/result", "tasks/cancel"
+        "tasks/get", "tasks/list", "tasks/result", "tasks/cancel", "tasks/update"
     }  # fmt: skip
     assert {m for m, g in METHOD_GROUPS.items() if SERVER_REQUESTS in g} == {
         "sampling/createMessage", "roots/list", "elicitation/create"
@@ -101,7 +114,8 @@ def test_unknown_methods_are_denied(method: str) -> None:
 @pytest.mark.parametrize(
     ("method", "code"),
     [("resources/read", "invalid_arguments"), ("prompts/get", "invalid_arguments"),
-     ("resources/subscribe", "invalid_arguments"), ("tools/call", "unknown_tool")],
+     ("resources/subscribe", "invalid_arguments"), ("tools/call", "unknown_tool"),
+     ("subscriptions/listen", "invalid_arguments")],
 )  # fmt: skip
 def test_methods_without_their_target_cannot_be_decided(method: str, code: str) -> None:
     principal, _ = person("dave")
@@ -124,3 +138,11 @@ def test_prompt_and_uri_reach_the_policies() -> None:
     report = "file:///data/reports/q1.csv"
     assert decide(alice, alice_stored, method="resources/read", uri=report).allowed
     assert not decide(bob, stored, method="resources/read", uri=report).allowed
+
+
+@pytest.mark.parametrize("method", sorted(SPEC_METHODS_2026))
+def test_methods_of_2026_are_known(method: str) -> None:
+    principal, _ = person("nobody")
+    fields = {"subscriptions": LISTEN} if method == "subscriptions/listen" else {}
+    request = build_request(demo_snapshot(), principal, Action(method, **fields), 1)
+    assert request.action_id == method

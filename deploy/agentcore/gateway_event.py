@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +21,13 @@ INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603  # the PDP could not decide: denied, never passed through
 UNAUTHORIZED = -32001  # the HTTP 401/403 answers also carry a JSON-RPC body
 POLICY_DENIED = -32003  # a policy denied a method other than tools/call
+HEADER_MISMATCH = -32020  # MCP 2026-07-28: headers that disagree with the body (HTTP 400)
 MAX_SESSION_ID = 256
+# The MCP headers the PDP checks against the body, by their lower-case names.
+MCP_HEADERS = ("mcp-protocol-version", "mcp-method", "mcp-name")
+PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
+STATELESS = "2026-07-28"  # from this revision on, every request must send the MCP headers
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def header(headers: Any, name: str) -> str | None:
@@ -52,6 +59,36 @@ def request_facts(headers: Any) -> dict[str, str]:
     if session and len(session) <= MAX_SESSION_ID:
         return {"session_id": session}
     return {}
+
+
+def request_meta(body: Any) -> dict[str, Any] | None:
+    """The JSON-RPC request's `params._meta`, when it has one."""
+    params = body.get("params") if isinstance(body, Mapping) else None
+    meta = params.get("_meta") if isinstance(params, Mapping) else None
+    return dict(meta) if isinstance(meta, Mapping) else None
+
+
+def mcp_headers(headers: Any, meta: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """The MCP headers for the PDP, lower-case: those the client sent.
+
+    None when it sent none and is of a revision before 2026-07-28 (nothing to
+    check); `{}` when a 2026-07-28 request sent none, so the PDP refuses it.
+    ValueError when one is given twice.
+    """
+    if isinstance(headers, Mapping):
+        names = [k.lower() for k in headers if isinstance(k, str) and k.lower() in MCP_HEADERS]
+        if len(names) != len(set(names)):
+            # Two spellings of one header: a router may read the other one.
+            raise ValueError("an MCP header is given twice")
+    found = {name: value for name in MCP_HEADERS if (value := header(headers, name)) is not None}
+    if found:
+        return found
+    return {} if is_stateless(meta.get(PROTOCOL_VERSION_KEY) if meta else None) else None
+
+
+def is_stateless(version: Any) -> bool:
+    """Whether `version` names MCP 2026-07-28 or a later revision (dates order as strings)."""
+    return isinstance(version, str) and bool(_DATE.match(version)) and version >= STATELESS
 
 
 def log_event(level: int, event: str, **fields: Any) -> None:

@@ -170,8 +170,11 @@ def decide(config: Config, request: Mapping[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def filter_tools(config: Config, request: Mapping[str, Any], sent: list[str]) -> set[str]:
-    """`POST /v1/tools/filter`; the names of the tools the user may see.
+def filter_tools(
+    config: Config, request: Mapping[str, Any], sent: list[str]
+) -> tuple[set[str], int]:
+    """`POST /v1/tools/filter`; the names of the tools the user may see, and how
+    long (ms) a client may cache that listing (0 when the PDP does not say).
 
     Every name sent must come back either listed or withheld, and nothing else:
     an answer that does not account for each tool is not trusted.
@@ -188,4 +191,7 @@ def filter_tools(config: Config, request: Mapping[str, Any], sent: list[str]) ->
         or (listed & set(withheld))
     ):
         raise PdpUnavailable("/v1/tools/filter: answer does not account for the tools sent")
-    return listed
+    ttl = answer.get("max_ttl_ms")
+    if isinstance(ttl, int) and not isinstance(ttl, bool) and ttl >= 0:
+        return listed, ttl
+    return listed, 0

@@ -3,9 +3,16 @@
 allow -> the request goes on unchanged. deny -> answered here: a tools/call gets a
 result with `isError: true` and the reason, other methods a JSON-RPC error; an
 invalid or expired token gets HTTP 401, a missing scope HTTP 403
-`insufficient_scope`, each with `WWW-Authenticate`. Notifications are decided
-too and never answered with a body. The PDP unreachable, slow or answering
-nonsense -> denied with JSON-RPC error -32603 (HTTP 503 for a notification).
+`insufficient_scope`, each with `WWW-Authenticate`; MCP headers that disagree
+with the body (`header_mismatch`) get HTTP 400 with JSON-RPC error -32020, as
+MCP 2026-07-28 answers it. Notifications are decided too and never answered
+with a body. The PDP unreachable, slow or answering nonsense -> denied with
+JSON-RPC error -32603 (HTTP 503 for a notification).
+
+The PDP is sent the request's `params._meta` (`meta`) and the MCP headers
+(`headers`: MCP-Protocol-Version, Mcp-Method, Mcp-Name) when the request has
+them, so it can check them against the body: the gateway forwards the headers
+too, and a target that routes on them must see the call that was decided.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ CODE_TEXT = {
     "invalid_arguments": "the arguments do not fit the tool's input schema",
     "evaluation_error": "the policies could not be evaluated",
     "store_unavailable": "the policy service could not read its role database",
+    "header_mismatch": "the MCP headers disagree with the request body",
 }
 SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 scope-token
 # Which `params` field the PDP needs for a method, and the decision field it fills.
@@ -85,6 +93,18 @@ def _decision_request(token: str, body: Mapping[str, Any], config: Config, heade
     params = body.get("params", {})
     if not isinstance(params, Mapping):
         return "params must be an object"
+    if "_meta" in params and not isinstance(params["_meta"], Mapping):
+        return "params._meta must be an object"
+    meta = ge.request_meta(body)
+    if meta is not None:
+        request["meta"] = meta
+    mcp_headers = ge.mcp_headers(headers, meta)  # ValueError: handled by the caller
+    if mcp_headers is not None:
+        request["headers"] = mcp_headers
+    if method == "subscriptions/listen":
+        if not isinstance(params.get("notifications"), Mapping):
+            return "params.notifications must be an object"
+        request["subscriptions"] = params["notifications"]
     if method in PARAM_FIELDS:
         name, field = PARAM_FIELDS[method]
         value = params.get(name)
@@ -124,6 +144,10 @@ def _denied(decision: Mapping[str, Any], body: Mapping[str, Any], config: Config
         message = f"Insufficient scope: this request needs a token with scope {scope!r}"
         rpc = ge.rpc_error(request_id, ge.UNAUTHORIZED, message, {"scope": scope})
         return ge.answer(403, None if is_notification else rpc, headers)
+    if code == "header_mismatch":
+        message = "Header mismatch: the MCP headers disagree with the request body"
+        rpc = ge.rpc_error(request_id, ge.HEADER_MISMATCH, message)
+        return ge.answer(400, None if is_notification else rpc)
     if is_notification:
         return ge.answer(403, None)
     method = body["method"]
@@ -152,7 +176,11 @@ def handle(event: dict[str, Any], config: Config) -> dict[str, Any]:
             body.get("id"), ge.UNAUTHORIZED, "Authorization: Bearer <token> required"
         )
         return ge.answer(401, None if "id" not in body else rpc, _challenge(config))
-    decision_request = _decision_request(token, body, config, headers)
+    try:
+        decision_request = _decision_request(token, body, config, headers)
+    except ValueError as exc:  # a routing header given twice
+        rpc = ge.rpc_error(body.get("id"), ge.HEADER_MISMATCH, f"Header mismatch: {exc}")
+        return ge.answer(400, None if "id" not in body else rpc)
     if isinstance(decision_request, str):
         if "id" not in body:
             return ge.answer(400, None)

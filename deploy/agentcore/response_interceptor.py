@@ -13,12 +13,18 @@ shown to be clean is dropped (docs/mcp.md lists what is kept). A result that
 carries tools but cannot be filtered (the PDP does not answer, a tool without
 a name, a malformed result) becomes JSON-RPC error -32603, never the original.
 Other responses pass unchanged.
+
+A filtered `tools/list` result is one user's: when it says how it may be
+cached (`ttlMs`, `cacheScope`, MCP 2026-07-28) or its request is of 2026-07-28,
+it leaves as `cacheScope: "private"` with a `ttlMs` no longer than the PDP's
+`max_ttl_ms`, so no shared cache serves it to another user.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -26,6 +32,7 @@ import gateway_event as ge
 from pdp_client import Config, PdpUnavailable, filter_tools
 
 SEARCH_TOOL = "x_amz_bedrock_agentcore_search"
+RESULT_TYPES = frozenset({"complete", "input_required", "task"})
 Kind = Literal["list", "search"]
 
 
@@ -121,27 +128,65 @@ def _found(kind: Kind, result: Mapping[str, Any]) -> list[Any]:
     return found
 
 
-def _allowed(found: list[Any], token: str, config: Config, facts: dict[str, str]) -> set[str]:
-    """The names among `found` the PDP lists for this user."""
+def _allowed(
+    found: list[Any], token: str, config: Config, request: Mapping[str, Any]
+) -> tuple[set[str], int]:
+    """The names among `found` the PDP lists for this user, and the listing's longest TTL."""
     names = _names(found)
     unique = list(dict.fromkeys(names))
     if not unique:
-        return set()
+        return set(), 0
     first = {name: tool for tool, name in reversed(list(zip(found, names, strict=True)))}
     ask: dict[str, Any] = {"token": token, "tools": [first[n] for n in unique]}
     ask["gateway"] = config.gateway
+    headers = request.get("headers")
+    facts = ge.request_facts(headers)
     if facts:
         ask["context"] = facts
+    meta = ge.request_meta(request.get("body"))
+    if meta is not None:
+        ask["meta"] = meta
+    try:
+        mcp_headers = ge.mcp_headers(headers, meta)
+    except ValueError as exc:
+        raise Unfilterable(str(exc)) from exc
+    if mcp_headers is not None:
+        ask["headers"] = mcp_headers
     return filter_tools(config, ask, unique)
 
 
-def _rebuilt(kind: Kind, result: Mapping[str, Any], allowed: set[str]) -> dict[str, Any]:
+def _cache_fields(
+    result: Mapping[str, Any], request: Mapping[str, Any], max_ttl_ms: int
+) -> dict[str, Any]:
+    """`resultType`, `ttlMs` and `cacheScope` of a filtered list: private, bounded by the PDP."""
+    out: dict[str, Any] = {}
+    if result.get("resultType") in RESULT_TYPES:
+        out["resultType"] = result["resultType"]
+    meta = ge.request_meta(request.get("body"))
+    version = ge.header(request.get("headers"), "mcp-protocol-version")
+    version = (meta or {}).get(ge.PROTOCOL_VERSION_KEY, version)
+    if not (ge.is_stateless(version) or "ttlMs" in result or "cacheScope" in result):
+        return out
+    ttl = result.get("ttlMs")
+    # Absent, negative or not a number: 0, as MCP reads it (stale at once).
+    if isinstance(ttl, int | float) and not isinstance(ttl, bool) and math.isfinite(ttl):
+        out["ttlMs"] = min(max(int(ttl), 0), max_ttl_ms)
+    else:
+        out["ttlMs"] = 0
+    out["cacheScope"] = "private"
+    out.setdefault("resultType", "complete")
+    return out
+
+
+def _rebuilt(
+    kind: Kind, result: Mapping[str, Any], allowed: set[str], cache: dict[str, Any]
+) -> dict[str, Any]:
     """The result made again from the allowed tools; nothing else of it survives."""
     if kind == "list":
         out: dict[str, Any] = {"tools": _keep(result["tools"], allowed)}
         if isinstance(result.get("nextCursor"), str):
             out["nextCursor"] = result["nextCursor"]
-        return out
+        return {**out, **cache}
     out = {}
     structured = _structured_tools(result)
     if structured is not None:
@@ -197,8 +242,9 @@ def handle(event: dict[str, Any], config: Config | None) -> dict[str, Any]:
         token = ge.bearer_token(headers)
         if token is None:
             raise PdpUnavailable("no bearer token in the event (is passRequestHeaders true?)")
-        allowed = _allowed(found, token, config, ge.request_facts(headers))
-        filtered = _rebuilt(kind, result, allowed)
+        allowed, max_ttl_ms = _allowed(found, token, config, request)
+        cache = _cache_fields(result, request, max_ttl_ms) if kind == "list" else {}
+        filtered = _rebuilt(kind, result, allowed, cache)
     except (PdpUnavailable, Unfilterable) as exc:
         ge.log_event(logging.ERROR, "filter_unavailable", kind=kind, error=str(exc))
         error = ge.rpc_error(body.get("id"), ge.INTERNAL_ERROR, "authorization unavailable")

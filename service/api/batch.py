@@ -31,7 +31,14 @@ def _item(raw: Any, body: BatchRequest) -> Action | DecisionError:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "request"
         return InvalidArguments(f"{where}: {first.get('msg', 'invalid')}")
-    return to_action(item, item.context or body.context, item.gateway or body.gateway)
+    action, mismatch = to_action(
+        item,
+        item.context or body.context,
+        item.gateway or body.gateway,
+        item.meta if item.meta is not None else body.meta,
+        item.headers if item.headers is not None else body.headers,
+    )
+    return mismatch or action
 
 
 @router.post("/decisions/batch", response_model=BatchResponse)

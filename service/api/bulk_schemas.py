@@ -6,11 +6,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from service.api.schemas import NAME_PATTERN, DecisionResponse, RequestFacts
+from service.api.schemas import (
+    NAME_PATTERN,
+    DecisionResponse,
+    McpFields,
+    McpRequestFields,
+    RequestFacts,
+)
 from service.engine.methods import REQUIRED_FIELDS
 
 
-class _Who(BaseModel):
+class _Who(McpFields):
     """One principal: a raw token or claims a trusted caller validated."""
 
     model_config = ConfigDict(extra="forbid")
@@ -27,7 +33,7 @@ class _Who(BaseModel):
         return self
 
 
-class BatchItem(BaseModel):
+class BatchItem(McpRequestFields):
     """One request of a batch: what is asked; who asks is the batch's principal."""
 
     model_config = ConfigDict(extra="forbid")
@@ -49,7 +55,8 @@ class BatchItem(BaseModel):
 
 
 class BatchRequest(_Who):
-    """One principal and its requests; `gateway` and `context` are the items' defaults."""
+    """One principal and its requests; `gateway`, `context`, `meta` and `headers` are the
+    items' defaults."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -120,5 +127,8 @@ class FilterResponse(BaseModel):
     withheld: list[str]
     details: list[WithheldTool]
     result: dict[str, Any] | None = None
+    # The longest a client may cache this listing: `cache_ttl_seconds`, in ms.
+    # A filtered `result`'s `ttlMs` is lowered to it.
+    max_ttl_ms: int
     decision_id: str
     policy_version: str

@@ -64,10 +64,11 @@ async def answer(runtime: Runtime, body: DecisionRequest, access: CallerAccess) 
     """The JSON answer to a valid request; HTTPException (403) for claims from an untrusted key."""
     if body.claims is not None:
         access.check_claims()
+    action, mismatch = to_action(body, body.context, body.gateway, body.meta, body.headers)
     outcome = await runtime.decisions.decide(
         Identity(token=body.token, claims=body.claims),
-        to_action(body, body.context, body.gateway),
+        action,
         caller=access.key_id,
-        refused=access.refused,
+        refused=access.refused or mismatch,
     )
     return decision_json(outcome)

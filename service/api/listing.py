@@ -11,11 +11,20 @@ block), so whatever cannot be shown to be clean is dropped. What remains:
 `tools` and `nextCursor` of a `tools/list` result; `structuredContent.tools`,
 each text block that carried a tool list (now the listed tools only) and
 `isError` of a search result.
+
+A `tools/list` result of MCP 2026-07-28 says how it may be cached (`ttlMs`,
+`cacheScope`). A filtered list is one user's, so it is always
+`cacheScope: "private"` (no shared cache serves it to another user), and its
+`ttlMs` is at most `max_ttl_ms`, how long the PDP itself reuses the answer.
+The fields are written when the result has either of them or the request
+says it is of 2026-07-28 or later; `resultType` is kept (and is "complete"
+when absent on such a result).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +32,9 @@ from typing import Any
 from service.api.bulk_schemas import FilterRequest
 from service.api.errors import FieldError
 from service.api.raw_json import array_items
+from service.engine.revisions import is_stateless
+
+RESULT_TYPES = frozenset({"complete", "input_required", "task"})  # core, and the tasks extension
 
 
 def tools_path(body: FilterRequest) -> tuple[list[str], list[Any]]:
@@ -75,15 +87,37 @@ def _tool_list_text(block: Any, array: str) -> dict[str, str] | None:
     return None
 
 
+def cache_fields(result: dict[str, Any], version: str | None, max_ttl_ms: int) -> dict[str, Any]:
+    """`resultType`, `ttlMs` and `cacheScope` of a filtered `tools/list` result (see above)."""
+    out: dict[str, Any] = {}
+    if result.get("resultType") in RESULT_TYPES:
+        out["resultType"] = result["resultType"]
+    if not ("ttlMs" in result or "cacheScope" in result or is_stateless(version)):
+        return out
+    ttl = result.get("ttlMs")
+    # Absent, negative or not a number: 0, as MCP reads it (stale at once).
+    if isinstance(ttl, int | float) and not isinstance(ttl, bool) and math.isfinite(ttl):
+        out["ttlMs"] = min(max(int(ttl), 0), max_ttl_ms)
+    else:
+        out["ttlMs"] = 0
+    out["cacheScope"] = "private"
+    out.setdefault("resultType", "complete")
+    return out
+
+
 def _rebuilt(
-    result: dict[str, Any], path: Sequence[str], marker: str, array: str
+    result: dict[str, Any],
+    path: Sequence[str],
+    marker: str,
+    array: str,
+    cache: dict[str, Any],
 ) -> dict[str, Any]:
     """The filtered result: the listed tools (as `marker`) and nothing unproven."""
     if path[1] == "tools":
         out: dict[str, Any] = {"tools": marker}
         if isinstance(result.get("nextCursor"), str):
             out["nextCursor"] = result["nextCursor"]
-        return out
+        return {**out, **cache}
     out = {"structuredContent": {"tools": marker}}
     content = result.get("content")
     if isinstance(content, list):
@@ -100,12 +134,14 @@ def answer(
     path: Sequence[str],
     listed_raw: list[str],
     fields: dict[str, Any],
+    version: str | None = None,
 ) -> bytes:
     """The response body: listed tools as raw text, the rest serialised."""
     marker = f"__mcp_pdp_tools_{uuid.uuid4().hex}__"
     array = "[" + ",".join(listed_raw) + "]"
     document: dict[str, Any] = {"tools": marker, **fields}
     if body.result is not None:
-        document["result"] = _rebuilt(body.result, path, marker, array)
+        cache = cache_fields(body.result, version, fields["max_ttl_ms"])
+        document["result"] = _rebuilt(body.result, path, marker, array, cache)
     text = json.dumps(document, ensure_ascii=False)
     return text.replace(json.dumps(marker), array).encode()

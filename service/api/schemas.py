@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from service.engine.methods import REQUIRED_FIELDS
+from service.api.mcp_fields import HeaderFields, check_meta, check_subscriptions, subscriptions_of
+from service.engine.errors import HeaderMismatch
+from service.engine.methods import LISTEN, REQUIRED_FIELDS
 from service.engine.model import Action
+from service.engine.revisions import received
 
 NAME_PATTERN = r"^[A-Za-z0-9_.:@\-]+$"
 
@@ -21,7 +24,38 @@ class RequestFacts(BaseModel):
     session_id: str | None = Field(default=None, max_length=256)
 
 
-class DecisionRequest(BaseModel):
+class McpFields(BaseModel):
+    """What a gateway copies from the MCP request as received (MCP 2026-07-28 and on)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    meta: dict[str, Any] | None = None  # params._meta
+    headers: HeaderFields | None = None  # Mcp-Method, Mcp-Name, MCP-Protocol-Version
+
+    @field_validator("meta")
+    @classmethod
+    def _bounded_meta(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return check_meta(value)
+
+
+class McpRequestFields(McpFields):
+    """The fields of one MCP request beyond method and target: `subscriptions` too."""
+
+    subscriptions: dict[str, Any] | None = None  # subscriptions/listen: params.notifications
+
+    @field_validator("subscriptions")
+    @classmethod
+    def _a_filter(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return check_subscriptions(value)
+
+    @model_validator(mode="after")
+    def _subscriptions_only_to_listen(self) -> McpRequestFields:
+        if self.subscriptions is not None and getattr(self, "method", None) != LISTEN:
+            raise ValueError(f"`subscriptions` is for {LISTEN} only")
+        return self
+
+
+class DecisionRequest(McpRequestFields):
     """One MCP request to decide: who (token or claims) and what."""
 
     model_config = ConfigDict(
@@ -72,9 +106,16 @@ class DecisionResponse(BaseModel):
     cached: bool
 
 
-def to_action(fields: Any, context: RequestFacts | None, gateway: str) -> Action:
-    """The engine's Action from a request's MCP fields (a decision or a batch item)."""
-    return Action(
+def to_action(
+    fields: Any,
+    context: RequestFacts | None,
+    gateway: str,
+    meta: dict[str, Any] | None,
+    headers: HeaderFields | None,
+) -> tuple[Action, HeaderMismatch | None]:
+    """The engine's Action from a request's MCP fields (a decision or a batch item),
+    and whether the headers passed disagree with it (decided before any cache)."""
+    action = Action(
         method=fields.method,
         tool=fields.tool,
         arguments=fields.arguments,
@@ -83,4 +124,6 @@ def to_action(fields: Any, context: RequestFacts | None, gateway: str) -> Action
         gateway=gateway,
         source_ip=context.source_ip if context else None,
         session_id=context.session_id if context else None,
+        subscriptions=subscriptions_of(fields.subscriptions),
     )
+    return received(action, meta, headers.engine() if headers else None)

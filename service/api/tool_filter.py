@@ -9,6 +9,7 @@ from service.api.bulk_schemas import FilterRequest, FilterResponse
 from service.api.deps import DecisionServiceDep, SettingsDep
 from service.api.json_body import JsonRoute
 from service.api.listing import answer, raw_tools, tool_names, tools_path
+from service.engine.revisions import listing_received
 from service.identity.resolver import Identity
 
 router = APIRouter(
@@ -35,10 +36,13 @@ async def filter_tools(
     if body.claims is not None:
         access.check_claims()
     facts = body.context.model_dump(exclude_none=True) if body.context else {}
+    headers = body.headers.engine() if body.headers else None
+    version, revision, mismatch = listing_received(body.meta, headers)
     identity = Identity(token=body.token, claims=body.claims)
-    # A caller whose key could not be checked is refused: every tool withheld.
+    # A caller whose key could not be checked, or headers that disagree with the
+    # listing's request, are refused: every tool withheld.
     listing = await service.filter_tools(
-        identity, names, body.gateway, facts, refused=access.refused
+        identity, names, body.gateway, {**facts, **revision}, refused=access.refused or mismatch
     )
     try:
         raw_body = (await request.body()).decode("utf-8")
@@ -50,7 +54,8 @@ async def filter_tools(
     fields = {
         "withheld": [v.name for v in withheld],
         "details": [{"name": v.name, "code": v.code, "reasons": list(v.reasons)} for v in withheld],
+        "max_ttl_ms": int(settings.cache_ttl_seconds * 1000),
         "decision_id": listing.decision_id,
         "policy_version": listing.policy_version,
     }
-    return Response(answer(body, path, listed, fields), media_type="application/json")
+    return Response(answer(body, path, listed, fields, version), media_type="application/json")

@@ -30,14 +30,16 @@ from service.engine.entities import principal_ancestors
 from service.engine.errors import DecisionError, NoPolicySet, StoreUnavailable
 from service.engine.evaluate import (
     CedarRequest,
-    build_request,
-    evaluate,
+    build_requests,
     evaluate_many,
+    evaluate_parts,
     prepare_entities,
+    request_record,
 )
 from service.engine.filtering import ToolVerdict, filter_tools
 from service.engine.model import Action, Decision, Principal
 from service.engine.policies import PolicySnapshot
+from service.engine.subscriptions import combined
 from service.identity.resolver import Identity, IdentityResolver
 
 log = logging.getLogger("mcp_pdp.decisions")
@@ -125,18 +127,18 @@ class DecisionService:
         digest = cache.digest(snapshot, principal, action) if cache else None
         read = self._facts.read(principal.id)
         if cache is None or digest is None:
-            request = build_request(snapshot, principal, action, int(self._clock()))
+            requests = build_requests(snapshot, principal, action, int(self._clock()))
             stored = await read.stored()
-            return evaluate(snapshot, principal, stored, request, action.gateway), False
+            return evaluate_parts(snapshot, principal, stored, requests, action.gateway), False
         current = await read.generations()
         hit = await cache.get(snapshot.version, digest, current)
         if hit is not None:
             return hit, True
         if current is None:
             raise StoreUnavailable("the role store could not be read")
-        request = build_request(snapshot, principal, action, int(self._clock()))
+        requests = build_requests(snapshot, principal, action, int(self._clock()))
         stored = await read.stored()
-        decision = evaluate(snapshot, principal, stored, request, action.gateway)
+        decision = evaluate_parts(snapshot, principal, stored, requests, action.gateway)
         await cache.put(digest, current, decision, principal, stored)
         return decision, False
 
@@ -167,10 +169,10 @@ class DecisionService:
             if pending:
                 stored = await self._facts.read(principal.id).stored()
                 entities = prepare_entities(active, principal, stored)
-                requests = [(request, gateway) for _, request, gateway in pending]
-                answers = evaluate_many(active, principal, entities, requests)
-                for (index, _, _), answer in zip(pending, answers, strict=True):
-                    decisions[index] = answer
+                flat = [(r, gateway) for _, requests, gateway in pending for r in requests]
+                answers = iter(evaluate_many(active, principal, entities, flat))
+                for index, requests, _ in pending:
+                    decisions[index] = combined([next(answers) for _ in requests])
         except Exception as exc:
             failed = deny_for(exc, version, "batch decision")
             decisions = [d or failed for d in decisions]
@@ -190,18 +192,18 @@ class DecisionService:
         principal: Principal,
         items: Sequence[Action | DecisionError],
         decisions: list[Decision | None],
-    ) -> list[tuple[int, CedarRequest, str]]:
-        """The Cedar request of each item that maps to one; the others get their deny."""
+    ) -> list[tuple[int, list[CedarRequest], str]]:
+        """The Cedar requests of each item that maps to some; the others get their deny."""
         now = int(self._clock())
         pending = []
         for index, item in enumerate(items):
             if isinstance(item, Action):
                 try:
-                    request = build_request(snapshot, principal, item, now)
+                    requests = build_requests(snapshot, principal, item, now)
                 except DecisionError as exc:
                     decisions[index] = deny_for(exc, snapshot.version, "batch item")
                 else:
-                    pending.append((index, request, item.gateway))
+                    pending.append((index, requests, item.gateway))
         return pending
 
     async def filter_tools(
@@ -227,7 +229,7 @@ class DecisionService:
             principal_id = principal.id
             stored = await self._facts.read(principal.id).stored()
             entities = prepare_entities(active, principal, stored)
-            request_facts = {"time": int(self._clock()), **facts}
+            request_facts = request_record(active, {"time": int(self._clock()), **facts})
             ancestors = principal_ancestors(principal, stored)
             verdicts = filter_tools(
                 active, principal, entities, names, gateway, request_facts, ancestors=ancestors

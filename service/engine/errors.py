@@ -14,6 +14,7 @@ DENY_CODES = frozenset(
         "token_expired",
         "evaluation_error",
         "store_unavailable",
+        "header_mismatch",
     }
 )
 
@@ -34,6 +35,12 @@ class UnknownMethod(DecisionError):
     """The MCP method has no action."""
 
     code = "unknown_method"
+
+
+class HeaderMismatch(DecisionError):
+    """The MCP HTTP headers the gateway received disagree with the request body."""
+
+    code = "header_mismatch"
 
 
 class InvalidArguments(DecisionError):

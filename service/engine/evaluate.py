@@ -13,10 +13,19 @@ from service.engine.cedar_errors import only_permits_failed
 from service.engine.entities import build_entities
 from service.engine.errors import EvaluationError, InvalidArguments, UnknownMethod, UnknownTool
 from service.engine.input_types import convert
-from service.engine.methods import METHOD_GROUPS, NAMESPACE, REQUIRED_FIELDS, RESOURCES, TOOL_CALL
+from service.engine.methods import (
+    LISTEN,
+    METHOD_GROUPS,
+    NAMESPACE,
+    REQUIRED_FIELDS,
+    RESOURCES,
+    TOOL_CALL,
+)
 from service.engine.model import Action, Decision, Principal, ShadowEffect, StoredPrincipal
 from service.engine.paths import paths_context, uri_facts
 from service.engine.policies import PolicySnapshot
+from service.engine.revisions import revision_facts
+from service.engine.subscriptions import combined, resource_parts, subscription_facts
 
 STEP_UP_ROUNDS = 3  # scope forbids behind scope forbids; more is a policy smell
 
@@ -41,15 +50,30 @@ def token_context(principal: Principal, scopes: Sequence[str] | None = None) -> 
     }
 
 
+def request_record(snapshot: PolicySnapshot, facts: dict[str, Any]) -> dict[str, Any]:
+    """`context.request`: the facts the stub's `RequestInfo` declares.
+
+    A fact the stub does not declare could not be read by a valid policy, and
+    Cedar refuses a context holding it; so a stub written before a fact was
+    added (`protocol_version`, say) keeps working without it.
+    """
+    declared = snapshot.request_attributes
+    if declared is None:
+        return facts
+    return {k: v for k, v in facts.items() if k == "time" or k in declared}
+
+
 def build_request(
     snapshot: PolicySnapshot, principal: Principal, action: Action, now: int
 ) -> CedarRequest:
     """Map an MCP action to a Cedar action and context; raises a DecisionError."""
-    request: dict[str, Any] = {"time": now}
+    facts: dict[str, Any] = {"time": now}
     for key in ("source_ip", "session_id", "uri", "prompt"):
         value = getattr(action, key)
         if value is not None:
-            request[key] = value
+            facts[key] = value
+    facts.update(revision_facts(action.protocol_version, action.client_name))
+    request = request_record(snapshot, facts)
     context: dict[str, Any] = {"token": token_context(principal), "request": request}
     needed = REQUIRED_FIELDS.get(action.method)
     if needed and getattr(action, needed) is None:
@@ -69,7 +93,17 @@ def build_request(
         raise UnknownMethod(f"method {action.method!r} is not an MCP method mcp-pdp knows")
     if RESOURCES in METHOD_GROUPS[action.method]:
         context["uri"] = uri_facts(action.uri or "")
+    if action.method == LISTEN and action.subscriptions is not None:
+        context["subscriptions"] = subscription_facts(action.subscriptions)
     return CedarRequest(action.method, context)
+
+
+def build_requests(
+    snapshot: PolicySnapshot, principal: Principal, action: Action, now: int
+) -> list[CedarRequest]:
+    """Every Cedar request an action is decided by: its own, then its parts (a listen's URIs)."""
+    parts = (action, *resource_parts(action))
+    return [build_request(snapshot, principal, part, now) for part in parts]
 
 
 def prepare_entities(
@@ -114,6 +148,20 @@ def evaluate(
     """Evaluate one request with Cedar and turn its answer into a Decision (fail closed)."""
     entities = prepare_entities(snapshot, principal, stored, request.action_id)
     return evaluate_many(snapshot, principal, entities, [(request, gateway)])[0]
+
+
+def evaluate_parts(
+    snapshot: PolicySnapshot,
+    principal: Principal,
+    stored: StoredPrincipal,
+    requests: Sequence[CedarRequest],
+    gateway: str,
+) -> Decision:
+    """The decision on an action's requests (`build_requests`): allowed when each one is."""
+    if len(requests) == 1:
+        return evaluate(snapshot, principal, stored, requests[0], gateway)
+    entities = prepare_entities(snapshot, principal, stored)
+    return combined(evaluate_many(snapshot, principal, entities, [(r, gateway) for r in requests]))
 
 
 def evaluate_many(

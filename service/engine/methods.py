@@ -2,14 +2,19 @@
 
 `tools/call` maps to the tool's own action; every other method to an action
 named as the method. The table covers every request and notification of MCP
-2025-06-18 and 2025-11-25, in both directions (a gateway may also relay what a
-server sends to the client); anything else is denied with `unknown_method`.
+2025-06-18, 2025-11-25 and 2026-07-28 (with its tasks extension), in both
+directions (a gateway may also relay what a server sends to the client), side
+by side: the methods 2026-07-28 removed (`initialize`, `ping`, ...) stay for the
+older clients that still send them. Anything else is denied with
+`unknown_method`.
 
 Defaults: no method is allowed without a permit (Cedar denies by default, code
 `no_policy`), `ping` and notifications included, so a policy set can shut a
 session down completely. The demo's `policies/session.cedar` permits
-`initialize`, `ping`, `Notifications` and `Discovery` to every identified user.
-A gateway drops a denied notification silently: notifications have no response.
+`Notifications` and `Discovery` to every identified user, `initialize` and
+`ping` to clients of the revisions that have sessions, and
+`subscriptions/listen`. A gateway drops a denied notification silently:
+notifications have no response.
 
 What reaches `context` besides `token` and `request`:
 - `resources/read`, `resources/subscribe`, `resources/unsubscribe` (group
@@ -17,6 +22,9 @@ What reaches `context` besides `token` and `request`:
   normalised, in `context.uri` (see `service/engine/paths.py`).
 - `prompts/get` needs `prompt`; it is in `context.request.prompt`.
 - `completion/complete` passes `uri` or `prompt` when the gateway gives them.
+- `subscriptions/listen` needs `subscriptions` (its `notifications` filter); the
+  filter is in `context.subscriptions`, and each resource URI it names is
+  decided too, as `resources/subscribe` of that URI (engine/subscriptions.py).
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ DESTRUCTIVE_TOOLS = "DestructiveTools"
 DISCOVERY = "Discovery"  # methods that only list what the server offers
 NOTIFICATIONS = "Notifications"  # every notification, either direction
 RESOURCES = "Resources"  # methods on one resource: context.uri is present
-TASKS = "Tasks"  # 2025-11-25 tasks
+TASKS = "Tasks"  # 2025-11-25 tasks and the 2026-07-28 tasks extension
 SERVER_REQUESTS = "ServerRequests"  # requests a server sends to the client
 GROUPS = (
     CALL_TOOL,
@@ -44,27 +52,32 @@ GROUPS = (
     SERVER_REQUESTS,
 )
 
+LISTEN = "subscriptions/listen"
+
 # method → the groups its action belongs to
 METHOD_GROUPS: dict[str, tuple[str, ...]] = {
     # client → server requests
-    "initialize": (),
-    "ping": (),
+    "initialize": (),  # up to 2025-11-25
+    "ping": (),  # up to 2025-11-25
+    "server/discover": (DISCOVERY,),  # 2026-07-28: versions, capabilities, instructions
+    LISTEN: (),  # 2026-07-28: a stream of the change notifications the client opts into
     "tools/list": (DISCOVERY,),
     "resources/list": (DISCOVERY,),
     "resources/templates/list": (DISCOVERY,),
     "prompts/list": (DISCOVERY,),
     "resources/read": (RESOURCES,),
-    "resources/subscribe": (RESOURCES,),
-    "resources/unsubscribe": (RESOURCES,),
+    "resources/subscribe": (RESOURCES,),  # up to 2025-11-25
+    "resources/unsubscribe": (RESOURCES,),  # up to 2025-11-25
     "prompts/get": (),
     "completion/complete": (),
-    "logging/setLevel": (),
-    # tasks (2025-11-25), sent by either side
+    "logging/setLevel": (),  # up to 2025-11-25
+    # tasks: 2025-11-25 (either side), and the 2026-07-28 extension `io.modelcontextprotocol/tasks`
     "tasks/get": (TASKS,),
-    "tasks/list": (TASKS, DISCOVERY),
-    "tasks/result": (TASKS,),
+    "tasks/list": (TASKS, DISCOVERY),  # 2025-11-25
+    "tasks/result": (TASKS,),  # 2025-11-25
     "tasks/cancel": (TASKS,),
-    # server → client requests
+    "tasks/update": (TASKS,),  # extension: the client's input for a task
+    # server → client requests (2026-07-28 has none: they travel inside results)
     "sampling/createMessage": (SERVER_REQUESTS,),
     "roots/list": (SERVER_REQUESTS,),
     "elicitation/create": (SERVER_REQUESTS,),
@@ -80,6 +93,8 @@ METHOD_GROUPS: dict[str, tuple[str, ...]] = {
     "notifications/tools/list_changed": (NOTIFICATIONS,),
     "notifications/prompts/list_changed": (NOTIFICATIONS,),
     "notifications/elicitation/complete": (NOTIFICATIONS,),
+    "notifications/tasks": (NOTIFICATIONS,),  # tasks extension
+    "notifications/subscriptions/acknowledged": (NOTIFICATIONS,),  # on a listen stream
 }
 
 # Methods that cannot be decided without these request fields.
@@ -89,6 +104,7 @@ REQUIRED_FIELDS: dict[str, str] = {
     "resources/subscribe": "uri",
     "resources/unsubscribe": "uri",
     "prompts/get": "prompt",
+    LISTEN: "subscriptions",
 }
 
 RESERVED_ACTIONS = frozenset(GROUPS) | frozenset(METHOD_GROUPS)

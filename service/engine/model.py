@@ -42,8 +42,24 @@ class StoredPrincipal:
 
 
 @dataclass(frozen=True)
+class Subscriptions:
+    """The `notifications` filter of a `subscriptions/listen` request (MCP 2026-07-28)."""
+
+    tools_list_changed: bool = False
+    prompts_list_changed: bool = False
+    resources_list_changed: bool = False
+    resource_uris: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Action:
-    """One MCP request, reduced to what Cedar needs."""
+    """One MCP request, reduced to what Cedar needs.
+
+    Only what a decision depends on belongs here: every field is part of the
+    decision cache key (cache/digest.py). So a request's `_meta` is not kept
+    whole (its progress token and trace context differ on every request), only
+    the revision and client name read from it.
+    """
 
     method: str
     tool: str | None = None
@@ -53,6 +69,9 @@ class Action:
     gateway: str = "default"
     source_ip: str | None = None
     session_id: str | None = None
+    protocol_version: str | None = None  # `_meta`'s, else the MCP-Protocol-Version header's
+    client_name: str | None = None  # `_meta` clientInfo.name: self-reported
+    subscriptions: Subscriptions | None = None  # subscriptions/listen only
 
 
 @dataclass(frozen=True)

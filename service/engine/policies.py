@@ -20,7 +20,7 @@ from service.engine.action_entities import action_chains
 from service.engine.cedar_text import statements
 from service.engine.errors import PolicyLoadError
 from service.engine.methods import METHOD_GROUPS
-from service.engine.schema import full_schema_text, user_attribute_types
+from service.engine.schema import full_schema_text, request_attribute_names, user_attribute_types
 from service.engine.slicing import PolicySlices, policy_set
 from service.engine.time_reads import reads_request_time
 from service.engine.tools import Tool
@@ -85,6 +85,8 @@ class PolicySnapshot:
     policies: Mapping[str, PolicyInfo]
     tools: Mapping[str, Tool]
     user_attributes: Mapping[str, str] = field(default_factory=dict)
+    # The attributes the stub's `RequestInfo` declares; None: unknown, pass every fact.
+    request_attributes: frozenset[str] | None = None
     # Enforced plus `@mode("shadow")` policies; None when there are no shadow policies.
     shadow_set: cedarpy.PolicySet | None = None
     # Whether some policy (shadow ones too) may read `context.request.time`: then no
@@ -198,6 +200,7 @@ def compile_policies(
         policies=infos,
         tools={t.name: t for t in tools},
         user_attributes=user_attributes,
+        request_attributes=request_attribute_names(str(schema)),
         action_chains=action_chains(schema, user_attributes, est_policies.values()),
         reads_time=any(reads_request_time(p.get("conditions", [])) for p in est_policies.values()),
     )

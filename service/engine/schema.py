@@ -6,8 +6,9 @@ import re
 from collections.abc import Iterable
 
 from service.engine.cedar_text import cedar_string, namespace_body_end
-from service.engine.methods import GROUPS, METHOD_GROUPS, NAMESPACE, RESOURCES
+from service.engine.methods import GROUPS, LISTEN, METHOD_GROUPS, NAMESPACE, RESOURCES
 from service.engine.paths import PATH_FACTS_TYPE, URI_FACTS_TYPE
+from service.engine.subscriptions import SUBSCRIPTION_FACTS_TYPE
 from service.engine.tools import Tool
 
 _APPLIES = "principal: [User], resource: [Gateway]"
@@ -33,6 +34,8 @@ def generated_actions(tools: Iterable[Tool]) -> str:
     parts = [f"  action {', '.join(cedar_string(g) for g in groups)};\n"]
     for method, method_groups in sorted(METHOD_GROUPS.items()):
         uri = f"uri: {URI_FACTS_TYPE}, " if RESOURCES in method_groups else ""
+        if method == LISTEN:
+            uri = f"subscriptions: {SUBSCRIPTION_FACTS_TYPE}, "
         parts.append(_action(method, method_groups, f"{{{uri}token: Token, request: RequestInfo}}"))
     for tool in tools:
         paths = ""
@@ -65,8 +68,19 @@ def user_attribute_types(rendered_schema: str) -> dict[str, str]:
     `str(cedarpy.Schema)` renders one attribute per line at the record's first
     level; nested records are kept whole as their opening type text.
     """
+    return _record_attributes(rendered_schema, "entity User")
+
+
+def request_attribute_names(rendered_schema: str) -> frozenset[str] | None:
+    """The attributes `RequestInfo` (`context.request`) declares; None when it cannot be read."""
+    attributes = _record_attributes(rendered_schema, "type RequestInfo")
+    return frozenset(attributes) if "time" in attributes else None
+
+
+def _record_attributes(rendered_schema: str, opening: str) -> dict[str, str]:
+    """Attribute → type of the first-level record of the declaration starting `opening`."""
     lines = rendered_schema.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip().startswith("entity User")), -1)
+    start = next((i for i, line in enumerate(lines) if line.strip().startswith(opening)), -1)
     if start < 0 or not lines[start].rstrip().endswith("{"):
         return {}
     attributes: dict[str, str] = {}

@@ -9,7 +9,10 @@ A file in `policies/tests/` holds the role graph and the cases:
                 "arguments": {"orderId": "A-1", "amount": 450},
                 "expect": "allow", "reasons": ["tools.cedar#refunds-under-500"]}]}
 
-`reasons`, `code` and `required_scopes` are checked only when given.
+`reasons`, `code` and `required_scopes` are checked only when given. A case may
+also give what a gateway passes for MCP 2026-07-28: `meta` (the request's
+`params._meta`), `headers` (`mcp-method`, `mcp-name`, `mcp-protocol-version`)
+and, for `subscriptions/listen`, `subscriptions` (its `notifications` filter).
 
 A file holding a JSON array is read in the Cedar CLI `run-tests` format
 instead: each case has a `request` (principal, action, resource as Cedar
@@ -31,6 +34,8 @@ from service.decide.fixed import FixedFacts, FixedPolicies
 from service.decide.service import DecisionService
 from service.engine.model import Action, Decision, StoredPrincipal
 from service.engine.policies import PolicySnapshot
+from service.engine.revisions import McpHeaders, received
+from service.engine.subscriptions import parse_filter
 from service.identity.resolver import Identity, IdentityResolver
 
 _CHECKED = ("reasons", "code", "required_scopes")
@@ -68,7 +73,17 @@ async def decide_case(
         uri=case.get("uri"),
         prompt=case.get("prompt"),
         gateway=case.get("gateway", "default"),
+        subscriptions=parse_filter(case["subscriptions"]) if "subscriptions" in case else None,
     )
+    headers = case.get("headers")
+    mcp_headers = None
+    if headers is not None:
+        mcp_headers = McpHeaders(
+            method=headers.get("mcp-method"),
+            name=headers.get("mcp-name"),
+            protocol_version=headers.get("mcp-protocol-version"),
+        )
+    action, mismatch = received(action, case.get("meta"), mcp_headers)
     at = float(case.get("time", time.time()))
     service = DecisionService(
         policies=FixedPolicies(snapshot),
@@ -76,7 +91,7 @@ async def decide_case(
         identity=IdentityResolver(clock=lambda: at),
         clock=lambda: at,
     )
-    return (await service.decide(Identity(claims=claims), action)).decision
+    return (await service.decide(Identity(claims=claims), action, refused=mismatch)).decision
 
 
 def _differences(decision: Decision, case: dict[str, Any]) -> tuple[str, ...]:
@@ -144,7 +159,11 @@ async def run_file(snapshot: PolicySnapshot, path: Path) -> list[CaseResult]:
         if case.get("expect") not in ("allow", "deny"):
             results.append(CaseResult(path.name, name, ('"expect" must be "allow" or "deny"',)))
             continue
-        decision = await decide_case(snapshot, roles, case)
+        try:
+            decision = await decide_case(snapshot, roles, case)
+        except (AttributeError, ValueError) as exc:
+            results.append(CaseResult(path.name, name, (f"malformed case: {exc}",)))
+            continue
         results.append(CaseResult(path.name, name, _differences(decision, case)))
     return results
 
