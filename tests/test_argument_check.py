@@ -156,3 +156,24 @@ async def test_a_decision_names_the_pointer(client: httpx.AsyncClient) -> None:
     answer = (await client.post("/v1/decisions", json=body)).json()
     assert (answer["decision"], answer["code"]) == ("deny", "invalid_arguments")
     assert answer["errors"] == ["/currency: 'GBP' is not one of ['EUR', 'USD']"]
+
+
+def test_depth_beyond_the_stack_is_refused_not_crashed() -> None:
+    deep: dict[str, Any] = {"type": "string"}
+    for _ in range(400):
+        deep = {"type": "object", "properties": {"x": deep}}
+    with pytest.raises(ToolDefinitionError, match="nested too deeply"):
+        tool_from_mcp({"name": "deep", "inputSchema": deep})
+    # A recursive schema takes values of any depth: one deeper than the stack is invalid.
+    schema = {
+        "$defs": {"N": {"type": "object", "properties": {"x": {"$ref": "#/$defs/N"}}}},
+        "$ref": "#/$defs/N",
+    }
+    tool = tool_from_mcp({"name": "rec", "inputSchema": schema})
+    value: dict[str, Any] = {}
+    inner = value
+    for _ in range(2000):
+        inner["x"] = {}
+        inner = inner["x"]
+    assert _errors(tool, value) == ["/: nested too deeply to be checked"]
+    assert tool.call_context({"x": {"x": {"x": {}}}})["input"] == {"x": {}}

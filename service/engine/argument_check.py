@@ -52,16 +52,21 @@ class ArgumentValidator:
             self._validator = compile_schema(schema)
         except InputSchemaError as exc:
             self.problem = str(exc)
+        except RecursionError:
+            self.problem = "nested too deeply to be checked"
 
     def check(self, arguments: dict[str, Any]) -> None:
         """Raise InvalidArguments naming each failing field, or return."""
         if self._validator is None:
             raise InvalidArguments(f"the tool's inputSchema cannot be used: {self.problem}")
         errors = self._validator.iter_errors(arguments)
-        first = next(errors, None)
-        if first is None:
-            return
-        found = sorted([first, *islice(errors, _READ)], key=relevance, reverse=True)
+        try:
+            first = next(errors, None)
+            if first is None:
+                return
+            found = sorted([first, *islice(errors, _READ)], key=relevance, reverse=True)
+        except RecursionError:  # a recursive schema and a value nested deeper than Python's stack
+            raise InvalidArguments("/: nested too deeply to be checked") from None
         messages = list(dict.fromkeys(m for e in found for m in _messages(e)))
         raise InvalidArguments(*messages[:MAX_ERRORS])
 
