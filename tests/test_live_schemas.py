@@ -406,3 +406,13 @@ def test_the_registry_is_the_servers_own_schemas(listed: dict[str, Any]) -> None
         "type": "integer"
     }
     assert schemas["bank___tag"]["$schema"].startswith("http://json-schema.org/draft-07")
+
+
+async def test_the_tool_filter_lists_tools_whose_policies_read_these_arguments(
+    pdp: httpx.AsyncClient, listed: dict[str, Any]
+) -> None:
+    # Every tool has a permit some arguments satisfy; context.times is unknown like input.
+    body = {"claims": {"sub": "alice"}, "tools": listed["tools"]}
+    answer = (await pdp.post("/v1/tools/filter", json=body)).json()
+    assert answer["withheld"] == [], answer["details"]
+    assert len(answer["tools"]) == len(listed["tools"])
