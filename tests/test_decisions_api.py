@@ -113,24 +113,24 @@ async def test_a_path_that_could_climb_on_some_server_is_invalid(
     )
     for body in (tool, twice):
         assert (body["decision"], body["code"]) == ("deny", "invalid_arguments"), body
-    assert tool["errors"][0].startswith("arguments.path")
+    assert tool["errors"][0].startswith("/path: ")
     assert twice["errors"][0].startswith("uri")
 
 
 async def test_ill_typed_arguments_are_invalid(client: httpx.AsyncClient) -> None:
     claims = {"sub": "bob", "scope": "tools:write"}
     cases = [
-        {"orderId": "A-1", "amount": "450"},  # string for integer
-        {"orderId": "A-1", "amount": 4.5},  # fraction for integer
-        {"orderId": "A-1"},  # required field missing
-        {"orderId": "A-1", "amount": 1, "force": True},  # undeclared field
-        {"orderId": "A-1", "amount": 1, "currency": "GBP"},  # outside the enum
-        {"orderId": "A-1", "amount": True},  # boolean is not an integer
+        ({"orderId": "A-1", "amount": "450"}, "/amount"),  # string for integer
+        ({"orderId": "A-1", "amount": 4.5}, "/amount"),  # fraction for integer
+        ({"orderId": "A-1"}, "/amount"),  # required field missing
+        ({"orderId": "A-1", "amount": 1, "force": True}, "/force"),  # undeclared field
+        ({"orderId": "A-1", "amount": 1, "currency": "GBP"}, "/currency"),  # outside the enum
+        ({"orderId": "A-1", "amount": True}, "/amount"),  # boolean is not an integer
     ]
-    for arguments in cases:
+    for arguments, field in cases:
         body = await decide(client, claims=claims, tool="payments___refund", arguments=arguments)
         assert (body["decision"], body["code"]) == ("deny", "invalid_arguments"), arguments
-        assert body["errors"] and body["errors"][0].startswith("arguments")
+        assert body["errors"] and body["errors"][0].startswith(f"{field}: "), body["errors"]
 
 
 async def test_required_scope_deny_lists_the_scope(client: httpx.AsyncClient) -> None:

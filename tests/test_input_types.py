@@ -9,7 +9,8 @@ import pytest
 
 from service.engine.cedar_text import cedar_string
 from service.engine.errors import InvalidArguments
-from service.engine.input_types import convert, from_json_schema
+from service.engine.input_schema import explain, from_json_schema
+from service.engine.input_types import convert
 from service.engine.tools import Tool
 
 SCHEMA = {
@@ -40,7 +41,7 @@ def test_mapping_to_cedar_text() -> None:
         '{"count"?: Long, "flag"?: Bool, "mode"?: String, "name": String, "note"?: String, '
         '"opts"?: {"depth": Long}, "ratio"?: decimal, "tags"?: Set<String>}'
     )
-    assert TYPE.hidden == frozenset({"blob"})
+    assert TYPE.hidden == {"blob": "anyOf of several non-null types"}
 
 
 def test_conversion_of_every_kind() -> None:
@@ -72,19 +73,19 @@ def test_conversion_of_every_kind() -> None:
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({}, "arguments.name: required"),
-        ({"name": 1}, "arguments.name: expected a string"),
-        ({"name": "x", "count": "1"}, "arguments.count: expected an integer"),
+        ({}, "/name: required"),
+        ({"name": 1}, "/name: expected a string"),
+        ({"name": "x", "count": "1"}, "/count: expected an integer"),
         ({"name": "x", "count": 2**63}, "out of range"),
         ({"name": "x", "count": True}, "expected an integer"),
         ({"name": "x", "ratio": 0.12345}, "more than 4 decimal places"),
         ({"name": "x", "ratio": float("inf")}, "number"),
         ({"name": "x", "mode": "reckless"}, "not one of the allowed values"),
         ({"name": "x", "tags": "a"}, "expected an array"),
-        ({"name": "x", "tags": ["a", 1]}, "arguments.tags[1]: expected a string"),
-        ({"name": "x", "opts": {}}, "arguments.opts.depth: required"),
-        ({"name": "x", "opts": {"depth": 1, "extra": 1}}, "arguments.opts.extra: not declared"),
-        ({"name": "x", "sudo": True}, "arguments.sudo: not declared"),
+        ({"name": "x", "tags": ["a", 1]}, "/tags/1: expected a string"),
+        ({"name": "x", "opts": {}}, "/opts/depth: required"),
+        ({"name": "x", "opts": {"depth": 1, "extra": 1}}, "/opts/extra: not declared"),
+        ({"name": "x", "sudo": True}, "/sudo: not declared"),
     ],
 )
 def test_mismatches_are_invalid_arguments(arguments: dict, message: str) -> None:
@@ -141,3 +142,184 @@ def test_awkward_property_names_make_a_schema_cedar_parses() -> None:
     assert set(tool.input_type.attributes) == {"à", 'say "hi"', "back\\slash", "😀", "it's"}
     text = f"namespace Mcp {{ entity User; type Input = {tool.input_type.to_cedar()}; }}"
     assert cedarpy.Schema.from_str(text) is not None
+
+
+# What Python MCP servers (pydantic, FastMCP, the SDK) emit, node by node.
+PYDANTIC = {
+    "type": "object",
+    "$defs": {
+        "Money": {
+            "type": "object",
+            "properties": {"amount": {"type": "integer"}, "currency": {"const": "EUR"}},
+            "required": ["amount", "currency"],
+        },
+        "Folder": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "children": {"type": "array", "items": {"$ref": "#/$defs/Folder"}, "default": []},
+            },
+            "required": ["name"],
+        },
+    },
+    "definitions": {"Tag": {"enum": ["red", "green"], "type": "string"}},
+    "properties": {
+        "note": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+        "pick": {"oneOf": [{"type": "null"}, {"$ref": "#/$defs/Money"}]},
+        "money": {"$ref": "#/$defs/Money", "description": "siblings of $ref are annotations"},
+        "tag": {"$ref": "#/definitions/Tag"},
+        "root": {"$ref": "#/$defs/Folder"},
+        "level": {"enum": [1, 2, 3]},
+        "on": {"const": True},
+        "ratio": {"const": 0.5},
+        "limit": {"type": "integer", "default": 10, "title": "Limit"},
+        "at": {"type": "string", "format": "date-time"},
+        "size": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "integer"}]},
+        "pair": {"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}]},
+        "stock": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "labels": {"type": "object", "additionalProperties": True},
+        "key": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
+        "away": {"$ref": "https://example.com/schema.json"},
+        "elsewhere": {"$ref": "#/properties/note"},
+        "both": {"allOf": [{"$ref": "#/$defs/Money"}, {"required": ["amount"]}]},
+        "one": {"allOf": [{"$ref": "#/$defs/Money"}]},
+        "mixed": {"enum": ["a", 1]},
+        "many": {"type": ["string", "integer"]},
+    },
+    "required": ["money", "root", "at"],
+    "additionalProperties": False,
+}
+PYDANTIC_TYPE = Tool("py", input_schema=PYDANTIC).input_type
+
+
+def test_python_server_schemas_are_typed() -> None:
+    attributes = {n: (t.to_cedar(), r) for n, (t, r) in PYDANTIC_TYPE.attributes.items()}
+    money = '{"amount": Long, "currency": String}'
+    assert attributes == {
+        "note": ("String", False),
+        "pick": (money, False),
+        "money": (money, True),
+        "tag": ("String", False),
+        "root": ('{"children": Set<{"name": String}>, "name": String}', True),
+        "level": ("Long", False),
+        "on": ("Bool", False),
+        "ratio": ("decimal", False),
+        "limit": ("Long", True),  # a default fills it in when absent
+        "at": ("String", True),
+        "size": ("Set<Long>", False),
+        "stock": ('{"entries": Set<{"key": String, "value": Long}>, "keys": Set<String>}', False),
+        "labels": ('{"keys": Set<String>}', False),
+        "one": (money, False),
+    }
+    assert PYDANTIC_TYPE.attributes["tag"][0].enum == frozenset({"red", "green"})
+    assert PYDANTIC_TYPE.attributes["money"][0].attributes["currency"][0].enum == {"EUR"}
+
+
+def test_what_cannot_be_typed_is_hidden_with_a_reason() -> None:
+    assert PYDANTIC_TYPE.hidden == {
+        "pair": "tuple (prefixItems) of different types",
+        "key": "anyOf of several non-null types",
+        "away": "$ref https://example.com/schema.json: only #/$defs/… and #/definitions/… are followed",
+        "elsewhere": "$ref #/properties/note: only #/$defs/… and #/definitions/… are followed",
+        "both": "allOf of several schemas",
+        "mixed": "enum of values of different types",
+        "many": "several types: string, integer",
+    }
+    lines = explain(PYDANTIC_TYPE)
+    assert (
+        "arguments.key: anyOf of several non-null types: hidden from policies, value still validated"
+        in lines
+    )
+    assert (
+        "arguments.root.children[].children: array items: recursive $ref #/$defs/Folder "
+        "unfolded 2 times: "
+        "hidden from policies, value still validated"
+    ) in lines
+    assert any(line.startswith("arguments.labels: map values have no type") for line in lines)
+
+
+def test_defaults_and_nulls_are_converted() -> None:
+    value = convert(
+        PYDANTIC_TYPE,
+        {
+            "note": None,
+            "money": {"amount": 5, "currency": "EUR"},
+            "root": {"name": "a", "children": [{"name": "b", "children": [{"name": "c"}]}]},
+            "at": "2026-05-01T10:00:00+02:00",
+            "size": [3, 4, 3],
+            "stock": {"b": 2, "a": 1},
+            "labels": {"x": [1], "y": None},
+            "key": 5,
+        },
+    )
+    assert value == {
+        "money": {"amount": 5, "currency": "EUR"},
+        "root": {"name": "a", "children": [{"name": "b"}]},
+        "at": "2026-05-01T10:00:00+02:00",
+        "limit": 10,
+        "size": [3, 4, 3],
+        "stock": {
+            "keys": ["a", "b"],
+            "entries": [{"key": "a", "value": 1}, {"key": "b", "value": 2}],
+        },
+        "labels": {"keys": ["x", "y"]},
+    }
+
+
+def test_date_times_get_a_cedar_datetime_and_epoch_seconds() -> None:
+    tool = Tool(
+        "t",
+        input_schema={
+            "type": "object",
+            "properties": {
+                "at": {"type": "string", "format": "date-time"},
+                "window": {
+                    "type": "object",
+                    "properties": {"end": {"type": "string", "format": "date-time"}},
+                },
+                "many": {"type": "array", "items": {"type": "string", "format": "date-time"}},
+            },
+            "required": ["at"],
+        },
+    )
+    assert tool.times_type == (
+        '{"at": {"datetime": datetime, "epoch": Long}, '
+        '"window"?: {"end"?: {"datetime": datetime, "epoch": Long}}}'
+    )
+    context = tool.call_context(
+        {"at": "2026-05-01T10:00:00.5+02:00", "window": {"end": "2026-05-01t08:00:00z"}}
+    )
+    assert context["times"] == {
+        "at": {
+            "datetime": {"__extn": {"fn": "datetime", "arg": "2026-05-01T08:00:00.500Z"}},
+            "epoch": 1777622400,
+        },
+        "window": {
+            "end": {
+                "datetime": {"__extn": {"fn": "datetime", "arg": "2026-05-01T08:00:00.000Z"}},
+                "epoch": 1777622400,
+            }
+        },
+    }
+    assert "times" not in Tool("u", input_schema={"type": "object"}).call_context({})
+
+
+def test_recursion_and_size_are_bounded() -> None:
+    # A binary tree of itself: unfolded twice, not 2**depth times.
+    tree = {
+        "$defs": {
+            "N": {
+                "type": "object",
+                "properties": {
+                    "l": {"$ref": "#/$defs/N"},
+                    "r": {"$ref": "#/$defs/N"},
+                    "v": {"type": "integer"},
+                },
+            }
+        },
+        "type": "object",
+        "properties": {"root": {"$ref": "#/$defs/N"}},
+    }
+    text = Tool("tree", input_schema=tree).input_type.to_cedar()
+    assert text.count('"v"') == 3
+    assert cedarpy.Schema.from_str(f"namespace Mcp {{ type Input = {text}; }}") is not None

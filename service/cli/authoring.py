@@ -14,6 +14,7 @@ import cedarpy
 from service.cli.common import EXIT_INVALID, EXIT_OK, in_session
 from service.decide.fixed import FixedFacts, FixedPolicies
 from service.decide.service import DecisionService
+from service.engine.input_schema import explain as explain_hidden
 from service.engine.model import Action, Decision, StoredPrincipal
 from service.engine.policies import PolicySnapshot, load_snapshot, read_policy_dir
 from service.engine.schema import full_schema_text
@@ -89,10 +90,30 @@ def fmt(args: argparse.Namespace, settings: Settings) -> int:
 
 def schema(args: argparse.Namespace, settings: Settings) -> int:
     """Print the full schema: the stub plus generated groups, methods and tools."""
+    if args.explain:
+        return _explain_tool(args, settings)
     stub, _files = read_policy_dir(_policy_dir(args, settings))
     text = full_schema_text(stub, _tools(args, settings))
     cedarpy.Schema.from_str(text)  # fail here, not in a later load, if it does not parse
     print(text, end="")
+    return EXIT_OK
+
+
+def _explain_tool(args: argparse.Namespace, settings: Settings) -> int:
+    """How one tool's arguments appear in Cedar, and what policies cannot see, field by field."""
+    tool = next((t for t in _tools(args, settings) if t.name == args.explain), None)
+    if tool is None:
+        print(f"no tool named {args.explain!r} in the registry", file=sys.stderr)
+        return EXIT_INVALID
+    if tool.validator.problem is not None:
+        print(f"{tool.name}: inputSchema cannot be used: {tool.validator.problem}")
+    print(f"context.input: {tool.input_type.to_cedar()}")
+    if tool.path_fields:
+        print(f"context.paths: {', '.join(sorted(tool.path_fields))}")
+    if tool.times_type is not None:
+        print(f"context.times: {tool.times_type}")
+    hidden = explain_hidden(tool.input_type)
+    print("\n".join(hidden) if hidden else "every argument is visible to policies")
     return EXIT_OK
 
 
@@ -175,7 +196,11 @@ def add_commands(commands: Any) -> None:
         run=check
     )
     with_dir_and_tools("test", "run the policy test cases in DIR/tests").set_defaults(run=test)
-    with_dir_and_tools("schema", "print the full generated schema").set_defaults(run=schema)
+    schema_parser = with_dir_and_tools("schema", "print the full generated schema")
+    schema_parser.add_argument(
+        "--explain", metavar="TOOL", help="how TOOL's arguments appear in Cedar, and what is hidden"
+    )
+    schema_parser.set_defaults(run=schema)
     fmt_parser = commands.add_parser("fmt", help="format .cedar files")
     fmt_parser.add_argument("dir", nargs="?")
     fmt_parser.add_argument("--check", action="store_true", help="report, do not rewrite")

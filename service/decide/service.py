@@ -49,7 +49,7 @@ INVALID_ITEM = Action(method="(invalid)")  # how a malformed batch item is logge
 def deny_for(exc: BaseException, version: str, what: str) -> Decision:
     """The deny an error ends in: its own code, or `evaluation_error` (logged) for the rest."""
     if isinstance(exc, DecisionError):
-        return Decision.deny(exc.code, str(exc), version)
+        return Decision(False, version, errors=exc.messages, code=exc.code)
     log.error("%s failed", what, exc_info=exc)
     return Decision.deny("evaluation_error", type(exc).__name__, version)
 

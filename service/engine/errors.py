@@ -20,9 +20,17 @@ DENY_CODES = frozenset(
 
 
 class DecisionError(Exception):
-    """An error that ends a decision in deny with `code`."""
+    """An error that ends a decision in deny with `code`; each argument is one problem."""
 
     code = "evaluation_error"
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        """One line per problem, as a deny's `errors` lists them."""
+        return tuple(map(str, self.args)) or (type(self).__name__,)
+
+    def __str__(self) -> str:
+        return "; ".join(self.messages)
 
 
 class UnknownTool(DecisionError):

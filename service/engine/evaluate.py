@@ -12,7 +12,6 @@ import cedarpy
 from service.engine.cedar_errors import only_permits_failed
 from service.engine.entities import build_entities
 from service.engine.errors import EvaluationError, InvalidArguments, UnknownMethod, UnknownTool
-from service.engine.input_types import convert
 from service.engine.methods import (
     LISTEN,
     METHOD_GROUPS,
@@ -22,7 +21,7 @@ from service.engine.methods import (
     TOOL_CALL,
 )
 from service.engine.model import Action, Decision, Principal, ShadowEffect, StoredPrincipal
-from service.engine.paths import paths_context, uri_facts
+from service.engine.paths import uri_facts
 from service.engine.policies import PolicySnapshot
 from service.engine.revisions import revision_facts
 from service.engine.subscriptions import combined, resource_parts, subscription_facts
@@ -84,10 +83,7 @@ def build_request(
         tool = snapshot.tools.get(action.tool or "")
         if tool is None:
             raise UnknownTool(f"tool {action.tool!r} is not registered")
-        arguments = convert(tool.input_type, dict(action.arguments or {}))
-        context["input"] = arguments
-        if tool.path_fields:
-            context["paths"] = paths_context(arguments, tool.path_fields)
+        context.update(tool.call_context(dict(action.arguments or {})))
         return CedarRequest(tool.name, context)
     if action.method not in METHOD_GROUPS:
         raise UnknownMethod(f"method {action.method!r} is not an MCP method mcp-pdp knows")

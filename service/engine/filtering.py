@@ -1,7 +1,7 @@
 """Which tools could this principal call? Cedar partial evaluation, arguments unknown.
 
 For each tool Cedar evaluates the principal's request with `context.input` (and
-`context.paths`) left unknown, everything else known: the principal and its
+`context.paths`, `context.times`) left unknown, everything else known: the principal and its
 roles, the token, the request facts. Cedar then answers
 
 - Allow: some permit holds whatever the arguments and no forbid can apply;
@@ -48,6 +48,7 @@ def unknown(name: str) -> dict[str, Any]:
 
 _UNKNOWN_INPUT = unknown("input")
 _UNKNOWN_PATHS = unknown("paths")
+_UNKNOWN_TIMES = unknown("times")
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ def filter_tools(
         if tool is None:
             verdicts.append(ToolVerdict(name, False, "unknown_tool"))
             continue
-        key, ids = _class_key(snapshot, name, tool.groups, bool(tool.path_fields), user, ancestors)
+        derived = (bool(tool.path_fields), bool(tool.time_fields))
+        key, ids = _class_key(snapshot, name, tool.groups, derived, user, ancestors)
         known = answered.get(key) if share else None
         shared = _share(known, name, ids) if known else None
         if shared is not None:
@@ -111,6 +113,8 @@ def filter_tools(
         context = {**base, "input": _UNKNOWN_INPUT}
         if tool.path_fields:
             context["paths"] = _UNKNOWN_PATHS
+        if tool.time_fields:
+            context["times"] = _UNKNOWN_TIMES
         request = {
             "principal": principal_uid,
             "action": cedar_uid("Action", name),
@@ -156,7 +160,7 @@ def _class_key(
     snapshot: PolicySnapshot,
     name: str,
     groups: tuple[str, ...],
-    has_paths: bool,
+    derived: tuple[bool, bool],
     user: tuple[str, str],
     ancestors: frozenset[tuple[str, str]] | None,
 ) -> tuple[tuple[object, ...], dict[str, str]]:
@@ -179,8 +183,8 @@ def _class_key(
     applying = [info for info in matching if ancestors is None or _may_apply(info, user, ancestors)]
     ids = {info.shape: info.id for info in applying}
     if len(ids) < len(applying):  # two policies of one shape: compare by id
-        return ("ids", has_paths, frozenset(info.id for info in applying)), {}
-    return ("shapes", has_paths, frozenset(ids)), ids
+        return ("ids", derived, frozenset(info.id for info in applying)), {}
+    return ("shapes", derived, frozenset(ids)), ids
 
 
 def _matching_policies(

@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from service.engine.errors import InvalidArguments
+from service.engine.input_types import pointer
 
 PATH_FACTS_TYPE = "{normalized: String, ancestors: Set<String>, segments: Set<String>}"
 URI_FACTS_TYPE = (
@@ -169,7 +170,7 @@ def path_arguments(input_schema: dict[str, Any], string_fields: dict[str, bool])
 def paths_context(arguments: dict[str, Any], fields: dict[str, bool]) -> dict[str, Any]:
     """`context.paths` for converted arguments: one record per path-like argument given."""
     return {
-        name: path_facts(arguments[name], f"arguments.{name}")
+        name: path_facts(arguments[name], pointer("", name))
         for name in fields
         if isinstance(arguments.get(name), str)
     }

@@ -150,6 +150,8 @@ def compile_policies(
 ) -> PolicySnapshot:
     """Parse, name, validate strictly and pre-parse a policy set; PolicyLoadError if invalid."""
     files, tools = list(files), list(tools)
+    for tool in tools:
+        tool.prepare()
     schema_text = full_schema_text(stub, tools)
     try:
         schema = cedarpy.Schema.from_str(schema_text)

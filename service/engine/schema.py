@@ -45,8 +45,10 @@ def generated_actions(tools: Iterable[Tool]) -> str:
                 for name, required in sorted(tool.path_fields.items())
             )
             paths = f"paths: {{{fields}}}, "
+        times = f"times: {tool.times_type}, " if tool.times_type else ""
         context = (
-            f"{{input: {tool.input_type.to_cedar()}, {paths}token: Token, request: RequestInfo}}"
+            f"{{input: {tool.input_type.to_cedar()}, {paths}{times}"
+            "token: Token, request: RequestInfo}"
         )
         parts.append(_action(tool.name, tool.groups, context))
     return "".join(parts)

@@ -7,14 +7,17 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from service.engine.input_types import EMPTY_RECORD, CedarType, from_json_schema
+from service.engine.argument_check import ArgumentValidator
+from service.engine.date_times import TimeFields, time_fields, times_context, times_type
+from service.engine.input_schema import from_json_schema
+from service.engine.input_types import EMPTY_RECORD, CedarType, convert
 from service.engine.methods import (
     CALL_TOOL,
     DESTRUCTIVE_TOOLS,
     READ_ONLY_TOOLS,
     RESERVED_ACTIONS,
 )
-from service.engine.paths import path_arguments
+from service.engine.paths import path_arguments, paths_context
 
 # MCP's tool name charset (SEP-986): what an action id may be.
 TOOL_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
@@ -41,6 +44,36 @@ class Tool:
         """The Cedar type of `context.input` for this tool (a record, maybe empty)."""
         typ = from_json_schema(self.input_schema)
         return typ if typ is not None and typ.kind == "Record" else EMPTY_RECORD
+
+    @cached_property
+    def validator(self) -> ArgumentValidator:
+        """The whole inputSchema compiled once, to check call arguments against."""
+        return ArgumentValidator(self.input_schema)
+
+    @cached_property
+    def time_fields(self) -> TimeFields:
+        """Date-time arguments (outside Sets) that get facts in `context.times`."""
+        return time_fields(self.input_type)
+
+    @cached_property
+    def times_type(self) -> str | None:
+        """The Cedar type of `context.times`; None when the tool takes no date-time."""
+        return times_type(self.time_fields) if self.time_fields else None
+
+    def prepare(self) -> None:
+        """Build the cached schema parts now, with the snapshot, not on the first call."""
+        _ = (self.input_type, self.validator, self.time_fields, self.path_fields)
+
+    def call_context(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """`input`, and `paths`/`times` where the tool has them; raises InvalidArguments."""
+        self.validator.check(arguments)
+        converted = convert(self.input_type, arguments)
+        context: dict[str, Any] = {"input": converted}
+        if self.path_fields:
+            context["paths"] = paths_context(converted, self.path_fields)
+        if self.time_fields:
+            context["times"] = times_context(self.time_fields, converted)
+        return context
 
     @cached_property
     def path_fields(self) -> dict[str, bool]:
@@ -92,7 +125,10 @@ def tool_from_mcp(item: Any) -> Tool:
         isinstance(t, str) and TAG_NAME.fullmatch(t) for t in tags
     ):
         raise ToolDefinitionError(f"{name}: tags must be a list of names (A-Z a-z 0-9 _ - .)")
-    return Tool(name, description, schema, annotations, tuple(sorted(set(tags))))
+    tool = Tool(name, description, schema, annotations, tuple(sorted(set(tags))))
+    if tool.validator.problem is not None:  # compiled here once, kept for every decision
+        raise ToolDefinitionError(f"{name}: inputSchema: {tool.validator.problem}")
+    return tool
 
 
 def tools_from_list_result(document: Any) -> list[Tool]:
