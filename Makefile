@@ -37,6 +37,11 @@ test: $(STAMP)
 	$(BIN)/mcp-pdp test --tools demo/tools.json
 	$(BIN)/pytest
 
+## The same on SQLite only, without PostgreSQL (Redis is still used): a quicker loop.
+test-fast: $(STAMP)
+	$(BIN)/mcp-pdp test --tools demo/tools.json
+	MCP_PDP_TEST_DATABASES=sqlite $(BIN)/pytest -m "not postgres"
+
 ## Lint and type-check the service.
 lint: $(STAMP)
 	$(BIN)/ruff check service tests migrations bench deploy
