@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from service import __version__
 from service.cli.authoring import add_commands as add_policy_commands
 from service.cli.common import EXIT_INVALID, EXIT_OK, in_session
 from service.engine.errors import PolicyLoadError
@@ -194,6 +195,7 @@ def _attributes_set(args: argparse.Namespace, settings: Settings) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mcp-pdp", description=__doc__)
     parser.add_argument("--config", help="TOML settings file (or MCP_PDP_CONFIG)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the decision service")
