@@ -2,22 +2,69 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+import pytest
+
 import service
-from tests.conftest import ROOT
+from service.cli.main import main
+from service.settings import CONFIG_ENV
+from tests.conftest import DEMO_SEED, DEMO_TOOLS, POLICY_DIR, ROOT
+from tests.server import free_port
 
 MCP_PDP = str(Path(sys.executable).parent / "mcp-pdp")
+ADMIN_KEY = "newcomer-admin-key-0123456789abcdefghij"
+NO_TABLES = "has no tables: run `mcp-pdp migrate`"
+QUERY = '{"query": "q"}'
 
 
-def run(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run(*args: str, **settings: str) -> subprocess.CompletedProcess[str]:
     """The real `mcp-pdp` command, with only the settings the test gives."""
     return subprocess.run(
-        [MCP_PDP, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        [MCP_PDP, *args], env=_env(**settings), capture_output=True, text=True, timeout=60
     )
+
+
+def _env(**settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_PDP_")}
+    env["MCP_PDP_POLICY_DIR"] = str(POLICY_DIR)
+    env.update({f"MCP_PDP_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+@contextmanager
+def serving(*args: str, **settings: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`mcp-pdp serve` until the block ends; yields its base URL once /healthz answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [MCP_PDP, "serve", "--port", str(port), *args],
+        env=_env(**settings),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                httpx.get(f"{base}/healthz", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield base, process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
 
 
 def test_the_version_comes_from_the_package_metadata() -> None:
@@ -25,3 +72,58 @@ def test_the_version_comes_from_the_package_metadata() -> None:
     assert service.__version__ == version
     done = run("--version")
     assert (done.returncode, done.stdout.strip()) == (0, f"mcp-pdp {version}")
+
+
+# --config after the command -------------------------------------------------------
+
+
+def test_config_may_follow_every_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in [n for n in os.environ if n.startswith("MCP_PDP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.delenv(CONFIG_ENV, raising=False)  # main() sets it from --config
+    database = tmp_path / "configured.db"
+    config = tmp_path / "mcp-pdp.toml"
+    config.write_text(f'database_url = "sqlite:///{database}"\npolicy_dir = "{POLICY_DIR}"\n')
+    c = ["--config", str(config)]
+    commands = [
+        ["migrate", *c],
+        ["tools", "sync", str(DEMO_TOOLS), *c],
+        ["seed", str(DEMO_SEED), *c],
+        ["roles", "put", "newcomer", "--parent", "analyst", *c],
+        ["roles", "assign", "dave", "newcomer", *c],
+        ["attributes", "set", "dave", "clearance=1", *c],
+        ["check", *c],
+        ["test", *c],
+        ["schema", *c],
+        ["fmt", "--check", *c],
+        ["decide", "--principal", "dave", "--tool", "docs___search", "--arguments", QUERY, *c],
+    ]
+    for argv in commands:
+        assert main(argv) == 0, (argv, capsys.readouterr())
+        if argv[0] == "migrate":
+            assert database.exists()  # the file named by the config, not ./mcp-pdp.db
+    assert '"decision": "allow"' in capsys.readouterr().out  # dave's role, read from the file
+    assert main([*c, "check"]) == 0  # before the command, as always
+
+
+def test_serve_takes_config_after_the_command(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "serve.toml"
+    config.write_text(f'database_url = "sqlite:///{tmp_path / "s.db"}"\nport = {port}\n')
+    with subprocess.Popen(
+        [MCP_PDP, "serve", "--config", str(config)],
+        env=_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            assert process.stderr is not None
+            lines = [process.stderr.readline()]
+            while "serving on" not in lines[-1] and lines[-1] and len(lines) < 5:  # notes first
+                lines.append(process.stderr.readline())
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=15)
+    assert f"serving on http://127.0.0.1:{port}" in "".join(lines), lines

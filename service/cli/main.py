@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from service import __version__
 from service.cli import admin
@@ -16,12 +17,24 @@ from service.engine.tools import ToolDefinitionError
 from service.settings import CONFIG_ENV, load_settings
 from service.store.errors import StoreError
 
+CONFIG_HELP = "TOML settings file (or MCP_PDP_CONFIG)"
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser: takes `--config` too, so it may come before or after the command."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # SUPPRESS: when absent here, the value given before the command stands.
+        self.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mcp-pdp", description=__doc__)
-    parser.add_argument("--config", help="TOML settings file (or MCP_PDP_CONFIG)")
+    parser.add_argument("--config", help=CONFIG_HELP)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    # Nested commands (`tools sync`, `roles put`) inherit the parser class.
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
 
     serving = commands.add_parser("serve", help="run the decision service")
     serving.add_argument("--host")
