@@ -18,7 +18,7 @@ import pytest
 import service
 from service.cli.main import main
 from service.settings import CONFIG_ENV
-from tests.conftest import DEMO_SEED, DEMO_TOOLS, POLICY_DIR, ROOT
+from tests.conftest import DEMO_SEED, DEMO_TOOLS, POLICY_DIR, ROOT, scratch_postgres
 from tests.server import free_port
 
 MCP_PDP = str(Path(sys.executable).parent / "mcp-pdp")
@@ -127,3 +127,81 @@ def test_serve_takes_config_after_the_command(tmp_path: Path) -> None:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=15)
     assert f"serving on http://127.0.0.1:{port}" in "".join(lines), lines
+
+
+# The embedded database is migrated at first use -----------------------------------
+
+
+def test_a_fresh_sqlite_database_is_migrated_by_the_first_command(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    done = run("tools", "sync", str(DEMO_TOOLS), database_url=url)
+    assert done.returncode == 0, done.stderr
+    done = run("check", database_url=url)
+    assert done.returncode == 0, done.stderr
+    assert "50 tools" in done.stdout
+
+
+def test_policy_commands_on_a_fresh_sqlite_database_need_no_migrate(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    for argv in (["test"], ["schema"], ["decide", "--principal", "alice", "--tool", "x"]):
+        done = run(*argv, database_url=url)
+        assert "Traceback" not in done.stderr, (argv, done.stderr)
+        assert "no such table" not in done.stderr, (argv, done.stderr)
+    assert "action" in run("schema", database_url=url).stdout  # the generated schema
+
+
+def test_serve_migrates_a_fresh_sqlite_database_and_makes_its_admin_key(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    with serving(database_url=url, bootstrap_admin_key=ADMIN_KEY) as (base, process):
+        assert process.poll() is None, process.communicate()[1]
+        keys = httpx.get(f"{base}/admin/v1/keys", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert keys.status_code == 200
+    assert "not migrated" not in process.communicate()[1]
+
+
+# PostgreSQL stays explicit: one line says what to do ------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check"],
+        ["test"],
+        ["schema"],
+        ["decide", "--principal", "alice", "--tool", "docs___search"],
+        ["tools", "sync", str(DEMO_TOOLS)],
+        ["roles", "put", "newcomer"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_an_unmigrated_postgres_gets_one_line_saying_migrate(argv: list[str]) -> None:
+    with scratch_postgres("mcp_pdp_newcomer") as url:
+        done = run(*argv, database_url=url)
+    assert done.returncode == 1, done.stderr
+    database = url.rsplit("/", 1)[1]
+    assert done.stderr.startswith("error: the database at postgresql"), done.stderr
+    assert f"/{database} {NO_TABLES}" in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+
+
+@pytest.mark.postgres
+def test_serve_on_an_unmigrated_postgres_with_a_bootstrap_key_says_migrate() -> None:
+    with (
+        scratch_postgres("mcp_pdp_newcomer") as url,
+        serving(database_url=url, bootstrap_admin_key=ADMIN_KEY) as (_base, process),
+    ):
+        process.wait(timeout=30)
+        stderr = process.communicate()[1]
+    assert process.returncode == 1, stderr
+    assert NO_TABLES in stderr
+    assert "Traceback" not in stderr
+    assert stderr.count("\n") == 1, stderr
+
+
+@pytest.mark.postgres
+def test_migrate_itself_still_works_on_postgres() -> None:
+    with scratch_postgres("mcp_pdp_newcomer") as url:
+        assert run("migrate", database_url=url).returncode == 0
+        done = run("tools", "sync", str(DEMO_TOOLS), database_url=url)
+    assert done.returncode == 0, done.stderr

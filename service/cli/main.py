@@ -7,6 +7,8 @@ import os
 import sys
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from service import __version__
 from service.cli import admin
 from service.cli.authoring import add_commands as add_policy_commands
@@ -16,6 +18,7 @@ from service.engine.errors import PolicyLoadError
 from service.engine.tools import ToolDefinitionError
 from service.settings import CONFIG_ENV, load_settings
 from service.store.errors import StoreError
+from service.store.migrate import shown_url
 
 CONFIG_HELP = "TOML settings file (or MCP_PDP_CONFIG)"
 
@@ -103,6 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INVALID
     except (ToolDefinitionError, StoreError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except SQLAlchemyError as exc:
+        # The driver's first line says what failed; the rest is SQL text and parameters.
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        where = shown_url(settings.database_url)
+        print(f"error: the database at {where}: {type(exc).__name__}: {reason}", file=sys.stderr)
         return EXIT_INVALID
     return code
 
