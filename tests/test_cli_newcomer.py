@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -17,7 +19,12 @@ import pytest
 
 import service
 from service.cli.main import main
-from service.settings import CONFIG_ENV
+from service.observability.metrics import Metrics
+from service.policies.holder import PolicyHolder
+from service.policies.reloader import PolicyReloader
+from service.settings import CONFIG_ENV, Settings
+from service.store.db import create_engine, session_factory
+from service.store.migrate import migrate
 from tests.conftest import DEMO_SEED, DEMO_TOOLS, POLICY_DIR, ROOT, scratch_postgres
 from tests.server import free_port
 
@@ -205,3 +212,38 @@ def test_migrate_itself_still_works_on_postgres() -> None:
         assert run("migrate", database_url=url).returncode == 0
         done = run("tools", "sync", str(DEMO_TOOLS), database_url=url)
     assert done.returncode == 0, done.stderr
+
+
+# The policy watcher on a database without tables ---------------------------------
+
+
+async def test_the_policy_watcher_says_migrate_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    engine = create_engine(url)
+    reloader = PolicyReloader(
+        holder=PolicyHolder(),
+        policy_dir=POLICY_DIR,
+        sessions=session_factory(engine),
+        poll_seconds=0.05,
+        metrics=Metrics(),
+    )
+    caplog.set_level(logging.INFO, logger="mcp_pdp.policies")
+    reloader.start()
+    try:
+        await asyncio.sleep(0.6)  # a dozen polls on a database without tables
+        first = [r for r in caplog.records if r.name == "mcp_pdp.policies"]
+        migrate(Settings(database_url=url))  # now the tables exist, the registry is empty
+        await asyncio.sleep(0.6)
+        after = [r for r in caplog.records if r.name == "mcp_pdp.policies"][len(first) :]
+    finally:
+        await reloader.stop()
+        await engine.dispose()
+    texts = [f"{r.getMessage()} {getattr(r, 'error', '')}" for r in first]
+    assert len(first) == 1, texts
+    assert "the database has no tables: run `mcp-pdp migrate`" in texts[0]
+    assert "SELECT" not in texts[0]
+    later = [f"{r.getMessage()} {getattr(r, 'error', '')}" for r in after]
+    assert len(after) == 1, later  # the error changed: said once more
+    assert "the tool registry is empty" in later[0]

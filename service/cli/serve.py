@@ -16,6 +16,7 @@ from service.engine.policies import load_snapshot
 from service.policies.reloader import EMPTY_REGISTRY
 from service.settings import Settings
 from service.store.keys import count_keys
+from service.store.migrate import is_missing_table
 from service.store.tools import load_tools
 
 APP = "service.app:app_from_env"
@@ -63,8 +64,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         tools = asyncio.run(in_session(settings, lambda s: load_tools(session=s)))
     except SQLAlchemyError as exc:
-        # A missing table reads "no such table" (SQLite) or "does not exist" (PostgreSQL).
-        missing = any(m in str(exc) for m in ("no such table", "does not exist"))
+        missing = is_missing_table(exc)
         problem = "is not migrated (run `mcp-pdp migrate`)" if missing else "does not answer"
         print(
             f"warning: the database {problem} ({type(exc).__name__}); serving anyway: "

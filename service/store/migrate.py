@@ -8,6 +8,7 @@ from service.settings import Settings
 from service.store.errors import NotMigrated
 
 MIGRATE_HINT = "has no tables: run `mcp-pdp migrate`"
+NO_TABLES = f"the database {MIGRATE_HINT}"
 
 
 def migrate(settings: Settings) -> None:
@@ -19,6 +20,14 @@ def migrate(settings: Settings) -> None:
     config = Config(str(root / "alembic.ini"))
     config.attributes["database_url"] = settings.database_url
     command.upgrade(config, "head")
+
+
+def is_missing_table(exc: BaseException) -> bool:
+    """Whether a database error says a table does not exist (an unmigrated database)."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) == "42P01":  # PostgreSQL: undefined_table
+        return True
+    return "no such table" in str(orig)  # SQLite says it in words only
 
 
 def is_embedded(database_url: str) -> bool:
