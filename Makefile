@@ -19,8 +19,10 @@ $(UV_STAMP):
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	touch $(UV_STAMP)
 
+# --compile-bytecode, as pip does: where PYTHONDONTWRITEBYTECODE is set, every process
+# would otherwise compile every module it imports, doubling start-up.
 $(STAMP): pyproject.toml uv.lock $(UV_STAMP)
-	$(UV) sync --quiet --locked --extra dev
+	$(UV) sync --quiet --locked --compile-bytecode --extra dev
 	touch $(STAMP)
 
 demo-data: $(STAMP)
@@ -62,7 +64,7 @@ fmt: $(STAMP)
 DEPLOY_STAMP := $(VENV)/.installed-deploy
 
 $(DEPLOY_STAMP): $(STAMP)
-	$(UV) sync --quiet --locked --extra dev --extra deploy
+	$(UV) sync --quiet --locked --compile-bytecode --extra dev --extra deploy
 	touch $(DEPLOY_STAMP)
 
 ## Lint the Dockerfile and scripts, render the Helm chart and validate it against Kubernetes schemas.
