@@ -7,7 +7,8 @@
   strictly against the Kubernetes schemas of the oldest and newest versions
   supported, plus the properties operators rely on (probes, non-root, hooks).
 
-Needs the `deploy` extra (`pip install -e '.[dev,deploy]'`); prints `N passed, M failed`.
+Needs the `deploy` extra (`make` runs `uv sync --extra dev --extra deploy`); prints
+`N passed, M failed`.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service import __version__
 from service.api import batch, decisions, health, operations, tool_filter
 from service.api.admin import admin_router
 from service.api.authzen import routes as authzen
@@ -37,7 +38,7 @@ def create_app(settings: Settings, *, serving: bool = False) -> FastAPI:
     app = FastAPI(
         title="mcp-pdp",
         summary="Policy decision point for MCP gateways",
-        version="0.1.0",
+        version=__version__,
         lifespan=lifespan,
     )
     app.include_router(decisions.router)

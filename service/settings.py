@@ -114,7 +114,7 @@ class IssuerSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    """Every configuration key of mcp-pdp (DESIGN §6)."""
+    """Every configuration key: `MCP_PDP_<KEY>` from the environment, else the TOML file."""
 
     # Errors never echo values: URLs carry passwords.
     model_config = SettingsConfigDict(

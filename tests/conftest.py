@@ -32,6 +32,20 @@ POLICY_DIR = ROOT / "policies"
 DEMO_TOOLS = ROOT / "demo" / "tools.json"
 DEMO_SEED = ROOT / "demo" / "seed.json"
 PG_ADMIN_URL = os.environ.get("MCP_PDP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+# The databases that `database_url` runs each test on; `MCP_PDP_TEST_DATABASES=sqlite`
+# (`make test-fast`) needs no PostgreSQL server.
+DATABASES = os.environ.get("MCP_PDP_TEST_DATABASES", "sqlite,postgres").replace(",", " ").split()
+if not DATABASES or set(DATABASES) - {"sqlite", "postgres"}:
+    raise pytest.UsageError(f"MCP_PDP_TEST_DATABASES: {DATABASES}; expected sqlite and/or postgres")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `postgres` every test that reaches the PostgreSQL server, for `-m "not postgres"`."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec else ()
+        if "postgres_database" in getattr(item, "fixturenames", ()) or "postgres" in params:
+            item.add_marker(pytest.mark.postgres)
 
 
 def _pg_url(database: str) -> str:
@@ -55,6 +69,8 @@ def scratch_postgres(prefix: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run, dropped at the end."""
+    if "postgres" not in DATABASES:
+        pytest.skip("MCP_PDP_TEST_DATABASES leaves PostgreSQL out")
     with scratch_postgres("mcp_pdp_test") as url:
         yield url
 
@@ -80,9 +96,9 @@ def clean_database(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest) -> str:
-    """Each test that takes this runs once on SQLite and once on PostgreSQL."""
+    """Each test that takes this runs once on SQLite and once on PostgreSQL (see DATABASES)."""
     url: str = request.getfixturevalue(f"{request.param}_database")
     clean_database(url)
     return url

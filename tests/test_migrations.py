@@ -11,7 +11,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, inspect
 
 from service.store.db import sync_url
-from tests.conftest import ROOT, scratch_postgres
+from tests.conftest import DATABASES, ROOT, scratch_postgres
 
 
 def alembic_config(url: str) -> Config:
@@ -20,7 +20,7 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=DATABASES)
 def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'fresh.db'}"

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import DEMO_TOOLS, POLICY_DIR
-from tests.server import CLI, free_port, prepare_demo, run_cli, running_server, server_env
+from tests.conftest import DEMO_TOOLS, POLICY_DIR, scratch_postgres
+from tests.server import free_port, prepare_demo, run_cli, running_server, server_env
 
 
 @pytest.fixture
@@ -167,16 +166,11 @@ def test_workers_refuse_a_port_in_use(tmp_path: Path) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
 
 
-def test_serve_on_an_unmigrated_database_says_to_migrate(tmp_path: Path) -> None:
-    env = server_env(f"sqlite:///{tmp_path / 'empty.db'}", POLICY_DIR)
-    port = free_port()
-    with subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True
-    ) as process:
-        try:
-            assert process.stderr is not None
-            first = process.stderr.readline()
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=15)
-    assert "not migrated (run `mcp-pdp migrate`)" in first
+@pytest.mark.postgres
+def test_serve_on_an_unmigrated_database_says_to_migrate() -> None:
+    # SQLite is migrated at start; PostgreSQL is left to `mcp-pdp migrate` or a deploy job.
+    with scratch_postgres("mcp_pdp_serve") as url:
+        done = run_cli(server_env(url, POLICY_DIR), "serve", "--port", str(free_port()))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("error: the database at postgresql")
+    assert done.stderr.strip().endswith("has no tables: run `mcp-pdp migrate`")

@@ -1,4 +1,4 @@
-"""Bodies of `POST /v1/decisions/batch` and `POST /v1/tools/filter` (DESIGN §4)."""
+"""Bodies of `POST /v1/decisions/batch` and `POST /v1/tools/filter`."""
 
 from __future__ import annotations
 

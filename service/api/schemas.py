@@ -1,4 +1,4 @@
-"""Request and response bodies of the decision API (DESIGN §4)."""
+"""Request and response bodies of the decision API (`POST /v1/decisions`)."""
 
 from __future__ import annotations
 

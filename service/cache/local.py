@@ -24,6 +24,8 @@ class LocalCache:
 
     def __init__(self, max_entries: int) -> None:
         self._max = max_entries
+        # A bare OrderedDict (C): cachetools.LRUCache took 1.6-2.3x as long per get and
+        # put at 100k entries, TLRUCache (per-entry expiry) 7-14x; this is the hot path.
         self._entries: OrderedDict[str, Entry] = OrderedDict()
 
     def get(self, key: str, now: float | None = None) -> Entry | None:

@@ -18,6 +18,7 @@ from service.engine.policies import load_snapshot
 from service.observability.metrics import Metrics
 from service.policies.holder import PolicyHolder
 from service.store import models
+from service.store.migrate import NO_TABLES, is_missing_table
 from service.store.tools import load_tools
 
 log = logging.getLogger("mcp_pdp.policies")
@@ -58,6 +59,8 @@ class PolicyReloader:
         self._task: asyncio.Task[None] | None = None
         self._checks: set[asyncio.Task[None]] = set()  # kept so they are not collected mid-run
         self._metrics = metrics
+        # The last failure logged: each poll that fails the same way says nothing new.
+        self._reported: str | None = None
 
     async def _registry_fingerprint(self) -> str:
         async with self._sessions() as session:
@@ -92,13 +95,14 @@ class PolicyReloader:
                     return self._failed("unavailable", f"{exc} ({EMPTY_REGISTRY})")
                 return self._failed("invalid", str(exc))
             except Exception as exc:
-                return self._failed("unavailable", f"{type(exc).__name__}: {exc}")
+                return self._failed("unavailable", _describe(exc))
             current = self._holder.current
             if current is None or current.version != snapshot.version:
                 self._holder.activate(snapshot)
                 self._metrics.active_version(snapshot.version)
                 log.info("policies activated", extra={"policy_version": snapshot.version})
             self._holder.last_error = None
+            self._reported = None
             self._metrics.policy_reloads.labels(result="ok").inc()
             self._metrics.policy_error.set(0)
             return "ok"
@@ -107,7 +111,11 @@ class PolicyReloader:
         self._holder.fail(message)
         self._metrics.policy_reloads.labels(result=result).inc()
         self._metrics.policy_error.set(1)
-        log.error("policy reload failed; the last good set keeps serving", extra={"error": message})
+        if message != self._reported:
+            self._reported = message
+            log.error(
+                "policy reload failed; the last good set keeps serving", extra={"error": message}
+            )
         return result
 
     def check_soon(self) -> None:
@@ -117,11 +125,17 @@ class PolicyReloader:
         task.add_done_callback(self._checks.discard)
 
     async def _check(self) -> None:
+        """Reload if anything changed; a failure is logged once until it changes."""
         try:
             if self._holder.current is None or await self._changed():
                 await self.reload()
-        except Exception as exc:  # the database may be away: the watcher tries again
-            log.warning("policy check skipped: %s", type(exc).__name__)
+            elif self._holder.last_error is None:
+                self._reported = None  # the database answered: a later failure is news
+        except Exception as exc:  # the database may be away; the next check tries again
+            reason = NO_TABLES if is_missing_table(exc) else type(exc).__name__
+            if reason != self._reported:
+                self._reported = reason
+                log.warning("policy check skipped: %s", reason)
 
     async def _changed(self) -> bool:
         fingerprint = (folder_fingerprint(self._policy_dir), await self._registry_fingerprint())
@@ -150,3 +164,8 @@ class PolicyReloader:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+
+def _describe(exc: Exception) -> str:
+    """A failed reload in one line; a database without tables says what to do."""
+    return NO_TABLES if is_missing_table(exc) else f"{type(exc).__name__}: {exc}"

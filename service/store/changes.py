@@ -77,7 +77,8 @@ class ChangeFeed:
         self._notices = 0
         self._store: str | None = None  # the store token ("*")
         self._graph: Mapping[str, frozenset[str]] | None = None  # the role graph
-        self._principals: OrderedDict[str, _Kept] = OrderedDict()  # least recently used first
+        # Least recently used first. An OrderedDict (C): cachetools.LRUCache took 2x as long.
+        self._principals: OrderedDict[str, _Kept] = OrderedDict()
         # Every principal the database holds anything for; one not in it has no
         # roles, no attributes and token "0". None: not loaded (too many), ask per principal.
         self._index: set[str] | None = None

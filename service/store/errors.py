@@ -17,3 +17,7 @@ class Conflict(StoreError):
 
 class Invalid(StoreError):
     """The change is well-formed but not acceptable (a role cycle, an undeclared attribute)."""
+
+
+class NotMigrated(StoreError):
+    """The database has no tables yet: `mcp-pdp migrate` creates them."""

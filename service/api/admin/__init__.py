@@ -1,4 +1,4 @@
-"""The admin API (DESIGN §5): every route under `/admin/v1` needs an `admin` key."""
+"""The admin API: every route under `/admin/v1` needs an `admin` key."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request and response bodies of the admin API (DESIGN §5)."""
+"""Request and response bodies of the admin API (`/admin/v1`)."""
 
 from __future__ import annotations
 

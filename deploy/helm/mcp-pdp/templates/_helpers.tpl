@@ -46,7 +46,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- end -}}
 
-{{/* Settings shared by the server and the migration Job (DESIGN §6 names). */}}
+{{/* Settings shared by the server and the migration Job, as MCP_PDP_<KEY> variables. */}}
 {{- define "mcp-pdp.env" -}}
 - name: MCP_PDP_DATABASE_URL
   valueFrom:
